@@ -1,0 +1,1 @@
+"""STOA: a gateway platform for REST APIs and MCP servers."""

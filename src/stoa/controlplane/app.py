@@ -1,0 +1,75 @@
+"""The control plane's ASGI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from stoa.controlplane import health
+from stoa.controlplane.db import create_engine, create_sessionmaker
+from stoa.controlplane.problems import install_problem_handlers
+from stoa.controlplane.routes import ROUTERS
+from stoa.controlplane.runtime import Runtime
+from stoa.controlplane.telemetry import ControlPlaneMetrics, MetricsMiddleware
+from stoa.identity.signing_keys import public_key_set
+from stoa.kit.crypto import SecretBox
+from stoa.kit.platform_secrets import load_platform_secrets
+from stoa.kit.secret_file import private_dir
+from stoa.kit.settings import Settings
+from stoa.kit.ssrf import FetchPolicy
+from stoa.kit.token_verify import KeySource, RemoteJwksSource, StaticKeySource, TokenVerifier
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The control plane for `settings`; the database is opened in the lifespan."""
+    metrics = ControlPlaneMetrics(CollectorRegistry())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        private_dir(settings.data_dir)
+        secrets = load_platform_secrets(settings)
+        engine = create_engine(settings.resolved_database_url)
+        async with httpx.AsyncClient(timeout=10.0) as jwks_client:
+            keys: KeySource
+            if settings.oidc_issuer:
+                keys = RemoteJwksSource(
+                    settings.oidc_issuer,
+                    jwks_client,
+                    cache_seconds=settings.auth.jwks_cache_seconds,
+                )
+            else:
+                keys = StaticKeySource(lambda: public_key_set(settings.data_dir))
+            app.state.runtime = Runtime(
+                settings=settings,
+                engine=engine,
+                sessions=create_sessionmaker(engine),
+                verifier=TokenVerifier(
+                    issuer=settings.issuer, audience=settings.token_audience, keys=keys
+                ),
+                secret_box=SecretBox(secrets.master_key),
+                key_hash_secret=secrets.key_hash_secret,
+                fetch_policy=FetchPolicy.from_settings(settings),
+            )
+            try:
+                yield
+            finally:
+                await engine.dispose()
+
+    app = FastAPI(
+        title="STOA control plane",
+        version="0.1.0",
+        description="Tenants, users, the API and tool catalog, plans, applications, "
+        "subscriptions, API keys, policies and audit. Every request needs a bearer token.",
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,1 @@
+"""Applications: the consumer programs and agents that hold subscriptions and API keys."""

@@ -1,0 +1,1 @@
+"""The audit log: every mutation, hash-chained per tenant."""

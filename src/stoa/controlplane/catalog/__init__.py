@@ -1,0 +1,1 @@
+"""The catalog: APIs, MCP servers and the tools they expose."""

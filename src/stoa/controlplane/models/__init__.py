@@ -1,0 +1,31 @@
+"""Database tables, one module per table. Importing this package registers them all."""
+
+from stoa.controlplane.models.api import Api
+from stoa.controlplane.models.api_key import ApiKey
+from stoa.controlplane.models.application import Application
+from stoa.controlplane.models.audit_chain_head import AuditChainHead
+from stoa.controlplane.models.audit_entry import AuditEntry
+from stoa.controlplane.models.base import Base
+from stoa.controlplane.models.plan import Plan
+from stoa.controlplane.models.policy import Policy
+from stoa.controlplane.models.role_binding import RoleBinding
+from stoa.controlplane.models.subscription import Subscription
+from stoa.controlplane.models.tenant import Tenant
+from stoa.controlplane.models.tool import Tool
+from stoa.controlplane.models.user import User
+
+__all__ = [
+    "Api",
+    "ApiKey",
+    "Application",
+    "AuditChainHead",
+    "AuditEntry",
+    "Base",
+    "Plan",
+    "Policy",
+    "RoleBinding",
+    "Subscription",
+    "Tenant",
+    "Tool",
+    "User",
+]

@@ -1,0 +1,1 @@
+"""Policies: typed gateway configuration attached to a tenant, one of its APIs or plans."""

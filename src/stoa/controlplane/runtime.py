@@ -1,0 +1,23 @@
+"""What the control plane builds once at start and hands to requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from stoa.kit.crypto import SecretBox
+from stoa.kit.settings import Settings
+from stoa.kit.ssrf import FetchPolicy
+from stoa.kit.token_verify import TokenVerifier
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    verifier: TokenVerifier
+    secret_box: SecretBox
+    key_hash_secret: bytes
+    fetch_policy: FetchPolicy

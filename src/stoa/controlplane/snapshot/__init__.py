@@ -1,0 +1,1 @@
+"""Builds the config snapshot that gateways serve."""

@@ -1,0 +1,146 @@
+"""Turning the database into a `Snapshot`."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stoa.contract.snapshot import (
+    SCHEMA_VERSION,
+    ApiEntry,
+    ApplicationEntry,
+    KeyEntry,
+    PlanEntry,
+    PolicyEntry,
+    Snapshot,
+    SubscriptionEntry,
+    ToolEntry,
+    UpstreamAuth,
+)
+from stoa.controlplane.authz import require_platform_admin
+from stoa.controlplane.models import Api
+from stoa.controlplane.models.base import utcnow
+from stoa.controlplane.principal import Principal
+from stoa.controlplane.snapshot import repository
+from stoa.kit.crypto import SecretBox
+
+# The database column is a plain string; the contract wants the literal type.
+_POLICY_TARGETS: dict[str, Literal["tenant", "api", "plan"]] = {
+    "tenant": "tenant",
+    "api": "api",
+    "plan": "plan",
+}
+
+
+def _upstream_auth(api: Api, secret_box: SecretBox) -> UpstreamAuth | None:
+    if not (api.upstream_auth_location and api.upstream_auth_name and api.upstream_auth_secret):
+        return None
+    value = secret_box.decrypt(api.upstream_auth_secret, context=api.id)
+    location: Literal["header", "query"] = (
+        "query" if api.upstream_auth_location == "query" else "header"
+    )
+    return UpstreamAuth(location=location, name=api.upstream_auth_name, value=value)
+
+
+async def build_snapshot(session: AsyncSession, secret_box: SecretBox) -> Snapshot:
+    """What gateways should serve right now.
+
+    Suspended and archived tenants contribute nothing: neither their APIs nor their
+    consumers' applications, so their keys stop working at the next sync. Subscriptions
+    are kept only when both their application and their API are live.
+    """
+    now = utcnow()
+    tenants = await repository.active_tenants(session)
+    tenant_ids = list(tenants)
+    apis = await repository.live_apis(session, tenant_ids)
+    tools_by_api: dict[str, list[ToolEntry]] = defaultdict(list)
+    for tool in await repository.enabled_tools(session, [api.id for api in apis]):
+        tools_by_api[tool.api_id].append(
+            ToolEntry(
+                name=tool.name,
+                description=tool.description,
+                input_schema=tool.input_schema,
+                output_schema=tool.output_schema,
+                annotations=tool.annotations,
+                binding=tool.binding,
+            )
+        )
+    api_entries = [
+        ApiEntry(
+            id=api.id,
+            tenant_id=api.tenant_id,
+            tenant=tenants[api.tenant_id],
+            name=api.name,
+            kind="mcp" if api.kind == "mcp" else "rest",
+            lifecycle="deprecated" if api.lifecycle == "deprecated" else "published",
+            visibility="public" if api.visibility == "public" else "tenant",
+            upstream_url=(api.mcp_url if api.kind == "mcp" else api.backend_url) or "",
+            tools=tools_by_api[api.id],
+            upstream_auth=_upstream_auth(api, secret_box),
+        )
+        for api in apis
+    ]
+    applications = await repository.live_applications(session, tenant_ids)
+    application_ids = {application.id for application in applications}
+    api_ids = {api.id for api in apis}
+    subscriptions = [
+        SubscriptionEntry(
+            id=s.id, application_id=s.application_id, api_id=s.api_id, plan_id=s.plan_id
+        )
+        for s in await repository.active_subscriptions(session)
+        if s.application_id in application_ids and s.api_id in api_ids
+    ]
+    keys = [
+        KeyEntry(
+            id=key.id,
+            application_id=key.application_id,
+            digest=key.digest,
+            expires_at=key.expires_at.timestamp() if key.expires_at else None,
+        )
+        for key in await repository.usable_keys(session, now)
+        if key.application_id in application_ids
+    ]
+    return Snapshot(
+        schema_version=SCHEMA_VERSION,
+        generated_at=now.timestamp(),
+        apis=api_entries,
+        plans=[
+            PlanEntry(
+                id=p.id,
+                tenant_id=p.tenant_id,
+                name=p.name,
+                rate_per_second=p.rate_per_second,
+                burst=p.burst,
+                per_minute=p.per_minute,
+                per_day=p.per_day,
+                per_month=p.per_month,
+                tool_allowlist=p.tool_allowlist,
+            )
+            for p in await repository.plans(session, tenant_ids)
+        ],
+        applications=[
+            ApplicationEntry(id=a.id, owner_id=a.owner_id, tenant_id=a.tenant_id)
+            for a in applications
+        ],
+        subscriptions=subscriptions,
+        keys=keys,
+        policies=[
+            PolicyEntry(
+                id=p.id,
+                tenant_id=p.tenant_id,
+                kind=p.kind,
+                target_type=_POLICY_TARGETS[p.target_type],
+                target_id=p.target_id,
+                config=p.config,
+            )
+            for p in await repository.enabled_policies(session, tenant_ids)
+        ],
+    )
+
+
+async def snapshot_for(session: AsyncSession, actor: Principal, secret_box: SecretBox) -> Snapshot:
+    """The snapshot, for a platform admin (gateways get theirs with a gateway token)."""
+    require_platform_admin(actor, doing="reading the gateway snapshot")
+    return await build_snapshot(session, secret_box)

@@ -1,0 +1,1 @@
+"""Subscriptions: an application's right to call one API under one plan."""

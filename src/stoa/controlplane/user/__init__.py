@@ -1,0 +1,1 @@
+"""Users, their role bindings, and service accounts."""

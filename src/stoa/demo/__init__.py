@@ -1,0 +1,1 @@
+"""Offline demo upstreams that `stoa up` serves on loopback: REST "weather", MCP "toolbox"."""

@@ -1,0 +1,1 @@
+"""Small shared pieces used by every component: settings, errors, ids, hashing, crypto."""

@@ -1,0 +1,132 @@
+"""One nested settings object for every component, read from `STOA_*` environment variables.
+
+Built once at start (`Settings()`), then passed down. Nothing else reads `os.environ`.
+Nested groups use a double underscore: `STOA_AUTH__ROLES_CLAIM=realm_access.roles`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AuthSettings(BaseModel):
+    """How the control plane reads bearer tokens."""
+
+    roles_claim: str = Field(
+        default="roles",
+        description="Dotted path of the claim holding the caller's roles, "
+        "e.g. `realm_access.roles` for Keycloak.",
+    )
+    tenant_claim: str = Field(
+        default="tenant", description="Dotted path of the claim holding the caller's tenant slug."
+    )
+    audience: str | None = Field(
+        default=None,
+        description="Audience that control-plane tokens must carry; defaults to STOA_PUBLIC_URL.",
+    )
+    jwks_cache_seconds: int = Field(
+        default=300, ge=1, description="How long an external issuer's JWKS is cached."
+    )
+    access_token_minutes: int = Field(
+        default=15, ge=1, description="Lifetime of tokens minted by `stoa admin token`."
+    )
+
+
+class FetchSettings(BaseModel):
+    """Outbound fetches the control plane makes for users (OpenAPI URLs, MCP servers)."""
+
+    allow_private_networks: bool | None = Field(
+        default=None,
+        description="Allow loopback and private (RFC 1918, ULA) addresses. Unset means: allowed "
+        "with the embedded SQLite database (the `stoa up` demo serves its APIs on loopback), "
+        "refused otherwise. Link-local and cloud metadata addresses are always refused.",
+    )
+    timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Time limit of each fetch, connection included."
+    )
+    max_response_bytes: int = Field(
+        default=5_000_000, gt=0, description="Largest response body accepted from a fetch."
+    )
+
+
+class Settings(BaseSettings):
+    """Every STOA setting. Field names map to `STOA_<NAME>` variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STOA_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Field(
+        default=Path(".stoa"),
+        description="Embedded database, keys, gateway snapshot and spool.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; unset means SQLite at $STOA_DATA_DIR/stoa.db. "
+        "`postgresql://` URLs use asyncpg.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for rate-limit and quota counters shared by gateway replicas; "
+        "unset means per-process counters.",
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="External OIDC issuer whose tokens are trusted; unset means the built-in one.",
+    )
+    public_url: str = Field(default="http://127.0.0.1:8000", description="Control plane URL.")
+    gateway_public_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="Gateway URL as agents reach it; the audience of tokens for the gateway.",
+    )
+    control_plane_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where a gateway reaches the control plane for its snapshot.",
+    )
+    gateway_token: SecretStr | None = Field(
+        default=None, description="The token a gateway presents to the control plane."
+    )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 of 32 bytes encrypting secrets at rest; unset means a key generated "
+        "in $STOA_DATA_DIR/master.key on first use.",
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    auth: AuthSettings = AuthSettings()
+    fetch: FetchSettings = FetchSettings()
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The async SQLAlchemy URL to connect to."""
+        if self.database_url is None:
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'stoa.db').resolve()}"
+        url = self.database_url
+        for plain, driver in (
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+        ):
+            if url.startswith(plain):
+                return driver + url[len(plain) :]
+        return url
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def allow_private_networks(self) -> bool:
+        configured = self.fetch.allow_private_networks
+        return self.uses_embedded_database if configured is None else configured
+
+    @property
+    def token_audience(self) -> str:
+        return self.auth.audience or self.public_url
+
+    @property
+    def issuer(self) -> str:
+        """The issuer whose tokens the control plane trusts."""
+        return self.oidc_issuer or self.public_url

@@ -34,8 +34,8 @@ from stoa.controlplane.catalog.schemas import ApiCreate, ApiUpdate, UpstreamAuth
 from stoa.controlplane.catalog.tool_draft import ToolDraft
 from stoa.controlplane.models import Api, Plan, Tenant, Tool
 from stoa.controlplane.models.base import utcnow
-from stoa.controlplane.policy import service as policies
 from stoa.controlplane.pagination import PageRequest, fetch_page
+from stoa.controlplane.policy import service as policies
 from stoa.controlplane.principal import Principal
 from stoa.kit.crypto import DecryptionError, SecretBox
 from stoa.kit.errors import Conflict, InvalidInput, NotFound, UpstreamError

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
+from stoa.controlplane.partial_update import reject_explicit_nulls
 from stoa.controlplane.policy.config import ToolName, normalized_tool_names
 from stoa.kit.naming import SLUG_PATTERN
 
@@ -102,13 +102,7 @@ class PlanUpdate(BaseModel):
 
     @model_validator(mode="after")
     def _no_null_where_null_means_nothing(self) -> Self:
-        for field in ("name", "description", "requires_approval"):
-            if field in self.model_fields_set and getattr(self, field) is None:
-                raise PydanticCustomError(
-                    "not_nullable",
-                    "{field} cannot be null; leave it out to keep it",
-                    {"field": field},
-                )
+        reject_explicit_nulls(self, ("name", "description", "requires_approval"))
         return self
 
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from stoa.controlplane.partial_update import reject_explicit_nulls
 from stoa.controlplane.policy.config import (
     BodySizePolicy,
     CorsPolicy,
@@ -121,13 +122,7 @@ class PolicyUpdate(BaseModel):
 
     @model_validator(mode="after")
     def _no_nulls(self) -> Self:
-        for field in ("name", "config", "enabled"):
-            if field in self.model_fields_set and getattr(self, field) is None:
-                raise PydanticCustomError(
-                    "not_nullable",
-                    "{field} cannot be null; leave it out to keep it",
-                    {"field": field},
-                )
+        reject_explicit_nulls(self, ("name", "config", "enabled"))
         return self
 
 

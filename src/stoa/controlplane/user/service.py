@@ -305,6 +305,25 @@ async def get_user(session: AsyncSession, actor: Principal, user_id: str) -> Use
     return await _view_of(session, await readable_user(session, actor, user_id))
 
 
+async def _insert_member(
+    session: AsyncSession, actor: Principal, user: User, roles: Sequence[str], *, kind: str
+) -> None:
+    """Store a new user or service account with its role bindings, audited as `<kind>.create`."""
+    session.add(user)
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        action=f"{kind}.create",
+        target_type=kind,
+        target_id=user.id,
+        tenant_id=user.tenant_id,
+        after=audit.snapshot_of(user),
+    )
+    for role in roles:
+        await _bind(session, actor, user, role)
+
+
 async def create_user(session: AsyncSession, actor: Principal, data: UserCreate) -> CreatedUser:
     """Create a human user with `data.roles`.
 
@@ -332,19 +351,7 @@ async def create_user(session: AsyncSession, actor: Principal, data: UserCreate)
         status="active",
         password_hash=await asyncio.to_thread(hash_password, password),
     )
-    session.add(user)
-    await session.flush()
-    await audit.record(
-        session,
-        actor,
-        action="user.create",
-        target_type="user",
-        target_id=user.id,
-        tenant_id=tenant_id,
-        after=audit.snapshot_of(user),
-    )
-    for role in roles:
-        await _bind(session, actor, user, role)
+    await _insert_member(session, actor, user, roles, kind="user")
     slug = tenant.slug if tenant is not None else None
     return _build(CreatedUser, user, slug, roles, user=user, initial_password=initial_password)
 
@@ -513,19 +520,7 @@ async def create_service_account(
         client_id=CLIENT_ID_PREFIX + secrets.token_hex(10),
         client_secret_hash=await asyncio.to_thread(hash_password, client_secret),
     )
-    session.add(user)
-    await session.flush()
-    await audit.record(
-        session,
-        actor,
-        action="service_account.create",
-        target_type="service_account",
-        target_id=user.id,
-        tenant_id=tenant_id,
-        after=audit.snapshot_of(user),
-    )
-    for role in roles:
-        await _bind(session, actor, user, role)
+    await _insert_member(session, actor, user, roles, kind="service_account")
     slug = tenant.slug if tenant is not None else None
     return _build(CreatedServiceAccount, user, slug, roles, user=user, client_secret=client_secret)
 

@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON := python3.11
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install services lint format typecheck contracts pytest migration clean
+.PHONY: run test install services lint format typecheck contracts pytest migration clean bench
 
 ## Start STOA on the embedded defaults (SQLite, ./.stoa) and print URLs and logins.
 run: install
@@ -47,6 +47,11 @@ pytest:
 ## Autogenerate the next migration from the models: make migration m="add foo"
 migration: install
 	$(BIN)/python scripts/generate_migration.py "$(m)"
+
+## Benchmark the gateway against nginx on loopback (by hand, never from `make test`).
+## Options go in ARGS, e.g. make bench ARGS="--duration 20 --workers 2"
+bench: install
+	$(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .stoa

@@ -220,10 +220,21 @@ def _csv_text(rows: list[list[Any]]) -> str:
     return buffer.getvalue()
 
 
-def _csv_cell(value: Any) -> Any:
+# Spreadsheets run a cell that starts with one of these as a formula ("CSV injection"),
+# and names and emails in the log come from users.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """`value` as a CSV cell that a spreadsheet shows as text: dicts as canonical JSON,
+    None as empty, and text that a spreadsheet would evaluate prefixed with `'`."""
     if isinstance(value, dict):
         return canonical_json(value)
-    return "" if value is None else value
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 async def _export_chunks(
@@ -244,7 +255,7 @@ async def _export_chunks(
             )
         rows = [_export_row(entry) for entry in batch]
         if export_format == "csv":
-            yield _csv_text([[_csv_cell(row[name]) for name in EXPORT_COLUMNS] for row in rows])
+            yield _csv_text([[csv_cell(row[name]) for name in EXPORT_COLUMNS] for row in rows])
         else:
             yield "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         if len(batch) < EXPORT_BATCH:

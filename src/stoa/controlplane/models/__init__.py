@@ -5,14 +5,20 @@ from stoa.controlplane.models.api_key import ApiKey
 from stoa.controlplane.models.application import Application
 from stoa.controlplane.models.audit_chain_head import AuditChainHead
 from stoa.controlplane.models.audit_entry import AuditEntry
+from stoa.controlplane.models.authorization_code import AuthorizationCode
 from stoa.controlplane.models.base import Base
+from stoa.controlplane.models.oauth_client import OAuthClient
 from stoa.controlplane.models.plan import Plan
 from stoa.controlplane.models.policy import Policy
+from stoa.controlplane.models.refresh_token import RefreshToken
+from stoa.controlplane.models.revoked_access_token import RevokedAccessToken
 from stoa.controlplane.models.role_binding import RoleBinding
+from stoa.controlplane.models.signing_key import SigningKey
 from stoa.controlplane.models.subscription import Subscription
 from stoa.controlplane.models.tenant import Tenant
 from stoa.controlplane.models.tool import Tool
 from stoa.controlplane.models.user import User
+from stoa.controlplane.models.user_totp import UserTotp
 
 __all__ = [
     "Api",
@@ -20,12 +26,18 @@ __all__ = [
     "Application",
     "AuditChainHead",
     "AuditEntry",
+    "AuthorizationCode",
     "Base",
+    "OAuthClient",
     "Plan",
     "Policy",
+    "RefreshToken",
+    "RevokedAccessToken",
     "RoleBinding",
+    "SigningKey",
     "Subscription",
     "Tenant",
     "Tool",
     "User",
+    "UserTotp",
 ]

@@ -24,6 +24,7 @@ from stoa.controlplane.application import service as application_service
 from stoa.controlplane.application.schemas import ApplicationCreate
 from stoa.controlplane.catalog import service as catalog_service
 from stoa.controlplane.catalog.schemas import ApiCreate, ApiUpdate
+from stoa.controlplane.catalog.upstream_source import Upstream
 from stoa.controlplane.db import create_engine, create_sessionmaker, session_scope
 from stoa.controlplane.models import Api, ApiKey, Application, Plan, Subscription, Tenant, User
 from stoa.controlplane.plan import service as plan_service
@@ -142,7 +143,7 @@ async def _ensure_api(
     session: AsyncSession,
     admin: Principal,
     tenant: Tenant,
-    upstream: catalog_service.Upstream,
+    upstream: Upstream,
     create: ApiCreate,
     update: ApiUpdate,
 ) -> None:
@@ -249,7 +250,7 @@ async def _seed(
     settings: Settings,
     urls: DemoUpstreams,
     recorded: dict[str, str],
-    upstream: catalog_service.Upstream,
+    upstream: Upstream,
     hash_secret: bytes,
 ) -> dict[str, str]:
     tenant = await by_slug(session, TENANT)
@@ -327,9 +328,7 @@ async def seed_demo(settings: Settings, urls: DemoUpstreams) -> DemoLogins:
     engine = create_engine(settings.resolved_database_url)
     try:
         async with SafeFetcher(FetchPolicy.from_settings(settings)) as fetcher:
-            upstream = catalog_service.Upstream(
-                fetcher=fetcher, secret_box=SecretBox(secrets.master_key)
-            )
+            upstream = Upstream(fetcher=fetcher, secret_box=SecretBox(secrets.master_key))
             async for session in session_scope(create_sessionmaker(engine)):
                 values = await _seed(
                     session,

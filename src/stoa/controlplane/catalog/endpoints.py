@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, status
 
-from stoa.controlplane.catalog import service
+from stoa.controlplane.catalog import service, upstream_source
 from stoa.controlplane.catalog.lifecycle import Lifecycle
 from stoa.controlplane.catalog.schemas import (
     ApiCreate,
@@ -36,13 +36,13 @@ from stoa.controlplane.pagination import Page
 from stoa.kit.ssrf import SafeFetcher
 
 
-async def get_upstream(runtime: RuntimeDep) -> AsyncIterator[service.Upstream]:
+async def get_upstream(runtime: RuntimeDep) -> AsyncIterator[upstream_source.Upstream]:
     """A fetcher for this request's upstream reads, closed when the request ends."""
     async with SafeFetcher(runtime.fetch_policy) as fetcher:
-        yield service.Upstream(fetcher=fetcher, secret_box=runtime.secret_box)
+        yield upstream_source.Upstream(fetcher=fetcher, secret_box=runtime.secret_box)
 
 
-Upstream = Annotated[service.Upstream, Depends(get_upstream)]
+Upstream = Annotated[upstream_source.Upstream, Depends(get_upstream)]
 ApiName = Annotated[str, Path(description="The API's name", max_length=63)]
 ToolName = Annotated[str, Path(description="The tool's name within its API", max_length=128)]
 Search = Annotated[

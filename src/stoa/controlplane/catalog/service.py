@@ -14,357 +14,49 @@ Every upstream read happens before anything is written, through the SSRF-guarded
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stoa.controlplane.audit import service as audit
 from stoa.controlplane.catalog import repository
 from stoa.controlplane.catalog.lifecycle import move_verb
-from stoa.controlplane.catalog.mcp_discovery import discover_mcp_tools
-from stoa.controlplane.catalog.openapi import parse_openapi, tools_from_openapi
-from stoa.controlplane.catalog.schemas import ApiCreate, ApiUpdate, UpstreamAuthIn
+from stoa.controlplane.catalog.schemas import ApiCreate, ApiUpdate
 from stoa.controlplane.catalog.tool_draft import ToolDraft
-from stoa.controlplane.models import Api, Plan, Tenant, Tool
+from stoa.controlplane.catalog.tool_sync import reconcile_tools, tool_names_for_audit
+from stoa.controlplane.catalog.upstream_source import (
+    Credential,
+    Upstream,
+    checked_url,
+    credential_from,
+    invalid,
+    mcp_tools,
+    openapi_from,
+    store_credential,
+    stored_credential,
+)
+from stoa.controlplane.catalog.views import (
+    ApiView,
+    CatalogPlanView,
+    CatalogView,
+    RefreshView,
+    api_view,
+    plan_view,
+)
+from stoa.controlplane.models import Api, Tenant, Tool
 from stoa.controlplane.models.base import utcnow
 from stoa.controlplane.pagination import PageRequest, fetch_page
 from stoa.controlplane.policy import service as policies
 from stoa.controlplane.principal import Principal
-from stoa.kit.crypto import DecryptionError, SecretBox
-from stoa.kit.errors import Conflict, InvalidInput, NotFound, UpstreamError
+from stoa.kit.errors import Conflict, NotFound
 from stoa.kit.ids import new_id
-from stoa.kit.ssrf import SafeFetcher, check_url, display_url
-
-_OPENAPI_ACCEPT = "application/vnd.oai.openapi+json, application/json, application/yaml, */*"
-
-
-@dataclass(frozen=True, slots=True)
-class Upstream:
-    """What reaching upstreams needs: an SSRF-guarded fetcher for this operation, and the
-    box that seals upstream credentials."""
-
-    fetcher: SafeFetcher
-    secret_box: SecretBox
-
-
-# --- views (what the schemas read) --------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamAuthView:
-    location: str
-    name: str
-    configured: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCountsView:
-    total: int
-    enabled: int
-
-
-@dataclass(frozen=True, slots=True)
-class ApiView:
-    """An API as its tenant sees it: the row without the secret, with tool counts."""
-
-    id: str
-    name: str
-    title: str
-    description: str
-    kind: str
-    version: str
-    visibility: str
-    lifecycle: str
-    openapi: dict[str, Any] | None
-    openapi_url: str | None
-    backend_url: str | None
-    mcp_url: str | None
-    upstream_auth: UpstreamAuthView | None
-    tools: ToolCountsView
-    published_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class RefreshView:
-    tools: list[Tool]
-    added: int
-    removed: int
-    updated: int
-
-
-@dataclass(frozen=True, slots=True)
-class PlanLimitsView:
-    rate_per_second: float | None
-    burst: int | None
-    per_minute: int | None
-    per_day: int | None
-    per_month: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class CatalogPlanView:
-    id: str
-    name: str
-    description: str
-    limits: PlanLimitsView
-    requires_approval: bool
-    tool_allowlist: list[str] | None
-
-
-@dataclass(frozen=True, slots=True)
-class CatalogView:
-    """An API as a consumer sees it in the catalog."""
-
-    tenant: str
-    name: str
-    title: str
-    description: str
-    kind: str
-    version: str
-    visibility: str
-    lifecycle: str
-    tools: list[Tool]
-    plans: list[CatalogPlanView]
-
-
-def _api_view(api: Api, counts: tuple[int, int]) -> ApiView:
-    auth = None
-    if api.upstream_auth_location and api.upstream_auth_name and api.upstream_auth_secret:
-        auth = UpstreamAuthView(location=api.upstream_auth_location, name=api.upstream_auth_name)
-    return ApiView(
-        id=api.id,
-        name=api.name,
-        title=api.title,
-        description=api.description,
-        kind=api.kind,
-        version=api.version,
-        visibility=api.visibility,
-        lifecycle=api.lifecycle,
-        openapi=api.openapi,
-        openapi_url=api.openapi_url,
-        backend_url=api.backend_url,
-        mcp_url=api.mcp_url,
-        upstream_auth=auth,
-        tools=ToolCountsView(*counts),
-        published_at=api.published_at,
-        created_at=api.created_at,
-        updated_at=api.updated_at,
-    )
 
 
 async def _view_of(session: AsyncSession, api: Api) -> ApiView:
     counts = await repository.tool_counts(session, [api.id])
-    return _api_view(api, counts.get(api.id, (0, 0)))
-
-
-# --- errors that name the field -----------------------------------------------------------
-
-
-def _invalid(field_name: str, message: str) -> InvalidInput:
-    return InvalidInput(
-        f"{field_name}: {message}", errors=[{"field": field_name, "message": message}]
-    )
-
-
-@contextmanager
-def _about(field_name: str) -> Iterator[None]:
-    """Prefix input and upstream errors raised inside with the request field they concern."""
-    try:
-        yield
-    except (InvalidInput, UpstreamError) as exc:
-        extra = dict(exc.extra)
-        extra["errors"] = [
-            {
-                "field": f"{field_name}.{e['field']}" if e.get("field") else field_name,
-                "message": e.get("message", exc.detail),
-            }
-            for e in exc.extra.get("errors", [{"message": exc.detail}])
-        ]
-        raise type(exc)(f"{field_name}: {exc.detail}", **extra) from None
-
-
-# --- upstreams ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Credential:
-    location: str
-    name: str
-    value: str
-
-
-def _credential_from(given: UpstreamAuthIn | None) -> _Credential | None:
-    if given is None:
-        return None
-    return _Credential(given.location, given.name, given.secret.get_secret_value())
-
-
-def _stored_credential(api: Api, box: SecretBox) -> _Credential | None:
-    if not (api.upstream_auth_location and api.upstream_auth_name and api.upstream_auth_secret):
-        return None
-    try:
-        value = box.decrypt(api.upstream_auth_secret, context=api.id)
-    except DecryptionError:
-        raise Conflict(
-            f"the upstream credential of api {api.name} cannot be decrypted with the current "
-            "master key; set upstream_auth again"
-        ) from None
-    return _Credential(api.upstream_auth_location, api.upstream_auth_name, value)
-
-
-def _store_credential(api: Api, credential: _Credential | None, box: SecretBox) -> None:
-    """Seal the credential onto the API (the id is the encryption context), or clear it."""
-    if credential is None:
-        api.upstream_auth_location = api.upstream_auth_name = api.upstream_auth_secret = None
-        return
-    api.upstream_auth_location = credential.location
-    api.upstream_auth_name = credential.name
-    api.upstream_auth_secret = box.encrypt(credential.value, context=api.id)
-
-
-def _with_credential(url: str, credential: _Credential | None) -> tuple[str, dict[str, str]]:
-    """`url` and headers carrying the credential where the upstream expects it."""
-    if credential is None:
-        return url, {}
-    if credential.location == "header":
-        return url, {credential.name: credential.value}
-    return str(httpx.URL(url).copy_merge_params({credential.name: credential.value})), {}
-
-
-def _same_origin(first: str, second: str | None) -> bool:
-    if second is None:
-        return False
-    try:
-        a, b = httpx.URL(first), httpx.URL(second)
-    except httpx.InvalidURL:
-        return False
-    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
-
-
-async def _checked_url(url: str, field_name: str, fetcher: SafeFetcher) -> str:
-    """`url` if it is an http(s) URL the SSRF guard allows (it must resolve now)."""
-    with _about(field_name):
-        await check_url(url, fetcher.policy)
-    return url.strip()
-
-
-async def _openapi_from(
-    inline: dict[str, Any] | str | None,
-    url: str | None,
-    *,
-    backend_url: str | None,
-    credential: _Credential | None,
-    fetcher: SafeFetcher,
-) -> tuple[dict[str, Any], list[ToolDraft]]:
-    """The parsed document, given inline or fetched from `url`, and its tools.
-
-    The upstream credential goes along only when the document is served by the backend
-    itself (same origin): it is the backend's credential, not one for arbitrary hosts.
-    """
-    if url is not None:
-        field_name = "openapi_url"
-        target, headers = _with_credential(
-            url, credential if _same_origin(url, backend_url) else None
-        )
-        with _about(field_name):
-            response = await fetcher.request(
-                "GET", target, headers={"Accept": _OPENAPI_ACCEPT, **headers}
-            )
-            if not 200 <= response.status < 300:
-                raise UpstreamError(
-                    f"{display_url(url)} answered HTTP {response.status}, not an OpenAPI document"
-                )
-        source: str | bytes = response.content
-    else:
-        assert inline is not None
-        field_name = "openapi"
-        source = json.dumps(inline) if isinstance(inline, dict) else inline
-    with _about(field_name):
-        document = parse_openapi(source)
-        drafts = tools_from_openapi(document)
-    return document, drafts
-
-
-async def _mcp_tools(
-    url: str, credential: _Credential | None, fetcher: SafeFetcher
-) -> list[ToolDraft]:
-    target, headers = _with_credential(url, credential)
-    with _about("mcp_url"):
-        return await discover_mcp_tools(target, fetcher, headers=headers or None)
-
-
-# --- tool reconciliation -------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Changes:
-    added: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-
-
-def _tool_fields(draft: ToolDraft) -> dict[str, Any]:
-    return {
-        "description": draft.description,
-        "input_schema": draft.input_schema,
-        "output_schema": draft.output_schema,
-        "annotations": draft.annotations,
-        "binding": draft.binding,
-    }
-
-
-async def _reconcile(session: AsyncSession, api: Api, drafts: Sequence[ToolDraft]) -> _Changes:
-    """Make the API's tools match `drafts` by name, keeping surviving tools' enabled flag."""
-    changes = _Changes()
-    existing = {tool.name: tool for tool in await repository.tools_of(session, api.id)}
-    wanted = {draft.name for draft in drafts}
-    for name, gone in existing.items():
-        if name not in wanted:
-            await session.delete(gone)
-            changes.removed.append(name)
-    for draft in drafts:
-        fields = _tool_fields(draft)
-        tool = existing.get(draft.name)
-        if tool is None:
-            session.add(
-                Tool(
-                    id=new_id("tool"),
-                    api_id=api.id,
-                    tenant_id=api.tenant_id,
-                    name=draft.name,
-                    enabled=True,
-                    **fields,
-                )
-            )
-            changes.added.append(draft.name)
-        elif any(getattr(tool, key) != value for key, value in fields.items()):
-            for key, value in fields.items():
-                setattr(tool, key, value)
-            changes.updated.append(draft.name)
-    await session.flush()
-    return changes
-
-
-def _tool_names(changes: _Changes | None, tools: Sequence[Tool]) -> dict[str, Any]:
-    """The tool part of an audit entry: the names now, and what changed."""
-    names = sorted(tool.name for tool in tools)
-    if changes is None:
-        return {"tools": names}
-    return {
-        "tools": names,
-        "tools_added": changes.added,
-        "tools_removed": changes.removed,
-        "tools_updated": changes.updated,
-    }
+    return api_view(api, counts.get(api.id, (0, 0)))
 
 
 # --- APIs ----------------------------------------------------------------------------------
@@ -398,7 +90,7 @@ async def list_apis(
     )
     apis, cursor = await fetch_page(session, statement, Api.id, page)
     counts = await repository.tool_counts(session, [api.id for api in apis])
-    return [_api_view(api, counts.get(api.id, (0, 0))) for api in apis], cursor
+    return [api_view(api, counts.get(api.id, (0, 0))) for api in apis], cursor
 
 
 async def get_api(session: AsyncSession, actor: Principal, tenant: Tenant, name: str) -> ApiView:
@@ -409,19 +101,19 @@ def _check_create_shape(data: ApiCreate) -> None:
     """Which URLs and documents each kind takes."""
     if data.kind == "rest":
         if data.backend_url is None:
-            raise _invalid("backend_url", "a rest api needs the base URL of its backend")
+            raise invalid("backend_url", "a rest api needs the base URL of its backend")
         if (data.openapi is None) == (data.openapi_url is None):
-            raise _invalid(
+            raise invalid(
                 "openapi", "a rest api needs exactly one of openapi (the document) or openapi_url"
             )
         if data.mcp_url is not None:
-            raise _invalid("mcp_url", "only mcp apis have an mcp_url; use backend_url")
+            raise invalid("mcp_url", "only mcp apis have an mcp_url; use backend_url")
     else:
         if data.mcp_url is None:
-            raise _invalid("mcp_url", "an mcp api needs the URL of its MCP server")
+            raise invalid("mcp_url", "an mcp api needs the URL of its MCP server")
         for name in ("openapi", "openapi_url", "backend_url"):
             if getattr(data, name) is not None:
-                raise _invalid(name, "an mcp api takes only mcp_url; its tools are discovered")
+                raise invalid(name, "an mcp api takes only mcp_url; its tools are discovered")
 
 
 async def create_api(
@@ -440,13 +132,13 @@ async def create_api(
             f"tenant {tenant.slug} already has an api named {data.name}; choose another name"
         )
     _check_create_shape(data)
-    credential = _credential_from(data.upstream_auth)
+    credential = credential_from(data.upstream_auth)
     document: dict[str, Any] | None = None
     backend_url = mcp_url = None
     if data.kind == "rest":
         assert data.backend_url is not None
-        backend_url = await _checked_url(data.backend_url, "backend_url", upstream.fetcher)
-        document, drafts = await _openapi_from(
+        backend_url = await checked_url(data.backend_url, "backend_url", upstream.fetcher)
+        document, drafts = await openapi_from(
             data.openapi,
             data.openapi_url,
             backend_url=backend_url,
@@ -456,7 +148,7 @@ async def create_api(
     else:
         assert data.mcp_url is not None
         mcp_url = data.mcp_url.strip()
-        drafts = await _mcp_tools(mcp_url, credential, upstream.fetcher)
+        drafts = await mcp_tools(mcp_url, credential, upstream.fetcher)
     api = Api(
         id=new_id("api"),
         tenant_id=tenant.id,
@@ -472,10 +164,10 @@ async def create_api(
         backend_url=backend_url,
         mcp_url=mcp_url,
     )
-    _store_credential(api, credential, upstream.secret_box)
+    store_credential(api, credential, upstream.secret_box)
     session.add(api)
     await session.flush()
-    changes = await _reconcile(session, api, drafts)
+    changes = await reconcile_tools(session, api, drafts)
     await audit.record(
         session,
         actor,
@@ -492,9 +184,9 @@ def _check_update_shape(api: Api, data: ApiUpdate) -> None:
     rest_only = ("openapi", "openapi_url", "backend_url")
     for name in rest_only if api.kind == "mcp" else ("mcp_url",):
         if getattr(data, name) is not None:
-            raise _invalid(name, f"{api.kind} apis have no {name}")
+            raise invalid(name, f"{api.kind} apis have no {name}")
     if data.openapi is not None and data.openapi_url is not None:
-        raise _invalid("openapi", "give either openapi (the document) or openapi_url, not both")
+        raise invalid("openapi", "give either openapi (the document) or openapi_url, not both")
 
 
 async def update_api(
@@ -518,18 +210,18 @@ async def update_api(
     before = audit.snapshot_of(api)
     tools_before = await repository.tools_of(session, api.id)
     credential_changed = "upstream_auth" in data.model_fields_set
-    credential: _Credential | None = None
+    credential: Credential | None = None
     if credential_changed:
-        credential = _credential_from(data.upstream_auth)
+        credential = credential_from(data.upstream_auth)
     elif data.openapi_url is not None or data.mcp_url is not None:
-        credential = _stored_credential(api, upstream.secret_box)
+        credential = stored_credential(api, upstream.secret_box)
     backend_url = api.backend_url
     if data.backend_url is not None:
-        backend_url = await _checked_url(data.backend_url, "backend_url", upstream.fetcher)
+        backend_url = await checked_url(data.backend_url, "backend_url", upstream.fetcher)
     drafts: list[ToolDraft] | None = None
     document: dict[str, Any] | None = None
     if data.openapi is not None or data.openapi_url is not None:
-        document, drafts = await _openapi_from(
+        document, drafts = await openapi_from(
             data.openapi,
             data.openapi_url,
             backend_url=backend_url,
@@ -537,7 +229,7 @@ async def update_api(
             fetcher=upstream.fetcher,
         )
     elif data.mcp_url is not None:
-        drafts = await _mcp_tools(data.mcp_url.strip(), credential, upstream.fetcher)
+        drafts = await mcp_tools(data.mcp_url.strip(), credential, upstream.fetcher)
 
     # Everything upstream answered; now write.
     for key in ("title", "description", "version", "visibility"):
@@ -551,9 +243,9 @@ async def update_api(
     if data.mcp_url is not None:
         api.mcp_url = data.mcp_url.strip()
     if credential_changed:
-        _store_credential(api, credential, upstream.secret_box)
+        store_credential(api, credential, upstream.secret_box)
     await session.flush()
-    changes = await _reconcile(session, api, drafts) if drafts is not None else None
+    changes = await reconcile_tools(session, api, drafts) if drafts is not None else None
     after = audit.snapshot_of(api)
     if credential_changed:
         # The secret never enters the log; that it changed does.
@@ -565,8 +257,11 @@ async def update_api(
         target_type="api",
         target_id=api.id,
         tenant_id=tenant.id,
-        before={**before, **_tool_names(None, tools_before)},
-        after={**after, **_tool_names(changes, await repository.tools_of(session, api.id))},
+        before={**before, **tool_names_for_audit(None, tools_before)},
+        after={
+            **after,
+            **tool_names_for_audit(changes, await repository.tools_of(session, api.id)),
+        },
     )
     return await _view_of(session, api)
 
@@ -588,7 +283,7 @@ async def delete_api(session: AsyncSession, actor: Principal, tenant: Tenant, na
         )
     before = {
         **audit.snapshot_of(api),
-        **_tool_names(None, await repository.tools_of(session, api.id)),
+        **tool_names_for_audit(None, await repository.tools_of(session, api.id)),
     }
     await policies.delete_attached(session, actor, tenant, "api", api.id)
     await session.delete(api)
@@ -715,7 +410,7 @@ async def refresh_tools(
     """
     api = await _api(session, tenant, api_name)
     _refuse_if_retired(api, "refreshing its tools")
-    credential = _stored_credential(api, upstream.secret_box)
+    credential = stored_credential(api, upstream.secret_box)
     document: dict[str, Any] | None = None
     if api.kind == "rest":
         if api.openapi_url is None:
@@ -723,7 +418,7 @@ async def refresh_tools(
                 f"api {api.name} has an inline OpenAPI document and no openapi_url to fetch "
                 "again; send the new document with PATCH (openapi)"
             )
-        document, drafts = await _openapi_from(
+        document, drafts = await openapi_from(
             None,
             api.openapi_url,
             backend_url=api.backend_url,
@@ -732,14 +427,14 @@ async def refresh_tools(
         )
     else:
         assert api.mcp_url is not None
-        drafts = await _mcp_tools(api.mcp_url, credential, upstream.fetcher)
+        drafts = await mcp_tools(api.mcp_url, credential, upstream.fetcher)
     before = {
         **audit.snapshot_of(api),
-        **_tool_names(None, await repository.tools_of(session, api.id)),
+        **tool_names_for_audit(None, await repository.tools_of(session, api.id)),
     }
     if document is not None:
         api.openapi = document
-    changes = await _reconcile(session, api, drafts)
+    changes = await reconcile_tools(session, api, drafts)
     tools = await repository.tools_of(session, api.id)
     await audit.record(
         session,
@@ -749,7 +444,7 @@ async def refresh_tools(
         target_id=api.id,
         tenant_id=tenant.id,
         before=before,
-        after={**audit.snapshot_of(api), **_tool_names(changes, tools)},
+        after={**audit.snapshot_of(api), **tool_names_for_audit(changes, tools)},
     )
     return RefreshView(
         tools=list(tools),
@@ -762,23 +457,6 @@ async def refresh_tools(
 # --- the consumer catalog ------------------------------------------------------------------
 
 
-def _plan_view(plan: Plan) -> CatalogPlanView:
-    return CatalogPlanView(
-        id=plan.id,
-        name=plan.name,
-        description=plan.description,
-        limits=PlanLimitsView(
-            rate_per_second=plan.rate_per_second,
-            burst=plan.burst,
-            per_minute=plan.per_minute,
-            per_day=plan.per_day,
-            per_month=plan.per_month,
-        ),
-        requires_approval=plan.requires_approval,
-        tool_allowlist=plan.tool_allowlist,
-    )
-
-
 async def _catalog_views(session: AsyncSession, apis: Sequence[Api]) -> list[CatalogView]:
     tenant_ids = sorted({api.tenant_id for api in apis})
     slugs = await repository.tenant_slugs(session, tenant_ids)
@@ -787,7 +465,7 @@ async def _catalog_views(session: AsyncSession, apis: Sequence[Api]) -> list[Cat
         tools[tool.api_id].append(tool)
     plans: dict[str, list[CatalogPlanView]] = defaultdict(list)
     for plan in await repository.plans_of(session, tenant_ids):
-        plans[plan.tenant_id].append(_plan_view(plan))
+        plans[plan.tenant_id].append(plan_view(plan))
     return [
         CatalogView(
             tenant=slugs[api.tenant_id],

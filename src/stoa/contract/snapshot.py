@@ -91,6 +91,18 @@ class PolicyEntry(msgspec.Struct, frozen=True):
     config: dict[str, Any]
 
 
+class GatewaySecrets(msgspec.Struct, frozen=True):
+    """Secrets a gateway needs to check what callers present, base64-encoded.
+
+    `key_hash_secret` is the HMAC key of API-key digests: without it a gateway cannot
+    compute the digest of a presented key. `session_secret` signs the MCP session ids a
+    gateway issues, so that any replica accepts any other's sessions.
+    """
+
+    key_hash_secret: str
+    session_secret: str
+
+
 class Snapshot(msgspec.Struct, frozen=True):
     schema_version: int
     generated_at: float  # Unix seconds
@@ -100,6 +112,9 @@ class Snapshot(msgspec.Struct, frozen=True):
     subscriptions: list[SubscriptionEntry]
     keys: list[KeyEntry]
     policies: list[PolicyEntry]
+    # Optional so that snapshots built without secrets (tests, tools) still decode; a
+    # gateway that must check API keys refuses a snapshot without them.
+    secrets: GatewaySecrets | None = None
 
 
 _encoder = msgspec.json.Encoder(order="sorted")

@@ -26,7 +26,9 @@ async def get_snapshot(
 ) -> Response:
     """The current config snapshot, with its content hash in `ETag` and
     `X-Stoa-Snapshot-Hash`. Contains upstream credentials: platform admins only."""
-    snapshot = await service.snapshot_for(session, principal, runtime.secret_box)
+    snapshot = await service.snapshot_for(
+        session, principal, runtime.secret_box, runtime.key_hash_secret
+    )
     digest = content_hash(snapshot)
     return Response(
         encode_snapshot(snapshot),

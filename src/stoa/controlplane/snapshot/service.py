@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from collections import defaultdict
 from typing import Literal
 
@@ -11,6 +14,7 @@ from stoa.contract.snapshot import (
     SCHEMA_VERSION,
     ApiEntry,
     ApplicationEntry,
+    GatewaySecrets,
     KeyEntry,
     PlanEntry,
     PolicyEntry,
@@ -44,8 +48,23 @@ def _upstream_auth(api: Api, secret_box: SecretBox) -> UpstreamAuth | None:
     return UpstreamAuth(location=location, name=api.upstream_auth_name, value=value)
 
 
-async def build_snapshot(session: AsyncSession, secret_box: SecretBox) -> Snapshot:
+def _gateway_secrets(key_hash_secret: bytes) -> GatewaySecrets:
+    # The session secret is derived, not stored: one platform secret fewer to manage, and
+    # it is rotated together with the key hash secret.
+    session = hmac.new(key_hash_secret, b"stoa gateway session signing", hashlib.sha256)
+    return GatewaySecrets(
+        key_hash_secret=base64.b64encode(key_hash_secret).decode(),
+        session_secret=base64.b64encode(session.digest()).decode(),
+    )
+
+
+async def build_snapshot(
+    session: AsyncSession, secret_box: SecretBox, key_hash_secret: bytes | None = None
+) -> Snapshot:
     """What gateways should serve right now.
+
+    With `key_hash_secret` the snapshot carries the gateway secrets (API-key HMAC key and
+    MCP session-signing key); gateways need them to check keys and sign sessions.
 
     Suspended and archived tenants contribute nothing: neither their APIs nor their
     consumers' applications, so their keys stop working at the next sync. Subscriptions
@@ -137,10 +156,13 @@ async def build_snapshot(session: AsyncSession, secret_box: SecretBox) -> Snapsh
             )
             for p in await repository.enabled_policies(session, tenant_ids)
         ],
+        secrets=_gateway_secrets(key_hash_secret) if key_hash_secret is not None else None,
     )
 
 
-async def snapshot_for(session: AsyncSession, actor: Principal, secret_box: SecretBox) -> Snapshot:
+async def snapshot_for(
+    session: AsyncSession, actor: Principal, secret_box: SecretBox, key_hash_secret: bytes
+) -> Snapshot:
     """The snapshot, for a platform admin (gateways get theirs with a gateway token)."""
     require_platform_admin(actor, doing="reading the gateway snapshot")
-    return await build_snapshot(session, secret_box)
+    return await build_snapshot(session, secret_box, key_hash_secret)

@@ -1,0 +1,67 @@
+"""The answer of a rate-limit check, and the windows a plan defines."""
+
+from __future__ import annotations
+
+import calendar
+import math
+import time
+from dataclasses import dataclass
+
+from stoa.contract.snapshot import PlanEntry
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """Whether a call may proceed.
+
+    `limit`, `remaining` and `reset` (seconds until the window that is closest to running
+    out resets) describe the tightest limit for `RateLimit-*` headers; None when the
+    plan sets no limit. `retry_after` is 0 when allowed.
+    """
+
+    allowed: bool
+    retry_after: float
+    limit: int | None
+    remaining: int | None
+    reset: float | None
+
+
+UNLIMITED = Admission(allowed=True, retry_after=0.0, limit=None, remaining=None, reset=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A fixed counting window: `name` is part of the counter key."""
+
+    name: str
+    limit: int
+    start: float
+    end: float
+
+
+def windows(plan: PlanEntry, now: float) -> list[Window]:
+    """The fixed windows of `plan` that contain `now` (wall-clock seconds, UTC)."""
+    found: list[Window] = []
+    if plan.per_minute is not None:
+        start = now - now % 60
+        found.append(Window(f"m{int(start)}", plan.per_minute, start, start + 60))
+    if plan.per_day is not None:
+        start = now - now % 86400
+        found.append(Window(f"d{int(start)}", plan.per_day, start, start + 86400))
+    if plan.per_month is not None:
+        moment = time.gmtime(now)
+        start = float(calendar.timegm((moment.tm_year, moment.tm_mon, 1, 0, 0, 0)))
+        year, month = (
+            (moment.tm_year + 1, 1) if moment.tm_mon == 12 else (moment.tm_year, moment.tm_mon + 1)
+        )
+        end = float(calendar.timegm((year, month, 1, 0, 0, 0)))
+        found.append(Window(f"M{int(start)}", plan.per_month, start, end))
+    return found
+
+
+def bucket_of(plan: PlanEntry) -> tuple[float, float] | None:
+    """(rate per second, capacity) of the plan's token bucket, or None without one."""
+    if plan.rate_per_second is None or plan.rate_per_second <= 0:
+        return None
+    capacity = plan.burst if plan.burst is not None else max(1, math.ceil(plan.rate_per_second))
+    return plan.rate_per_second, float(max(1, capacity))

@@ -1,0 +1,1 @@
+"""The snapshot a gateway serves: loading it, compiling it into lookup tables, swapping it."""

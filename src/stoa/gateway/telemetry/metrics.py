@@ -1,0 +1,89 @@
+"""The gateway's Prometheus metrics.
+
+Labelled children are cached in plain dicts (`requests_child`), because
+`Metric.labels()` takes a lock and validates labels on every call.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
+
+REQUESTS = Counter(
+    "stoa_gateway_requests",
+    "Requests answered, by path kind (proxy, mcp, other), API, tool and status class",
+    ["kind", "tenant", "api", "tool", "status_class"],
+)
+OVERHEAD = Histogram(
+    "stoa_gateway_overhead_seconds",
+    "Time spent in the gateway itself per request (total minus upstream time)",
+    ["kind"],
+    buckets=_LATENCY_BUCKETS,
+)
+UPSTREAM = Histogram(
+    "stoa_gateway_upstream_seconds",
+    "Time from sending a request upstream to its last response byte",
+    ["kind"],
+    buckets=_LATENCY_BUCKETS,
+)
+RATELIMIT_REJECTIONS = Counter(
+    "stoa_gateway_ratelimit_rejections", "Calls refused by rate limits or quotas", ["api"]
+)
+RATELIMIT_FALLBACK = Gauge(
+    "stoa_gateway_ratelimit_local_fallback",
+    "1 while Redis is unreachable and limits are counted per process",
+)
+ACTIVE_SESSIONS = Gauge("stoa_gateway_mcp_active_sessions", "MCP sessions open (not ended)")
+SNAPSHOT_GENERATED = Gauge(
+    "stoa_gateway_snapshot_generated_timestamp_seconds",
+    "When the control plane built the snapshot being served (its age: time() - this)",
+)
+SNAPSHOT_LOADED = Gauge(
+    "stoa_gateway_snapshot_loaded_timestamp_seconds", "When this gateway loaded its snapshot"
+)
+SNAPSHOT_INFO = Gauge(
+    "stoa_gateway_snapshot_info", "The snapshot being served (value 1)", ["hash", "schema_version"]
+)
+USAGE_EVENTS = Counter(
+    "stoa_gateway_usage_events", "Usage events recorded into the buffer", ["tenant", "api"]
+)
+USAGE_DROPPED = Counter(
+    "stoa_gateway_usage_events_dropped", "Usage events dropped because the buffer was full"
+)
+UPSTREAM_FAILURES = Counter(
+    "stoa_gateway_upstream_failures",
+    "Upstream calls that failed (connect, reset, timeout, circuit open)",
+    ["reason"],
+)
+
+_request_children: dict[tuple[str, str, str, str, str], Counter] = {}
+
+
+def count_request(kind: str, tenant: str, api: str, tool: str, status: int) -> None:
+    key = (kind, tenant, api, tool, _STATUS_CLASS[status // 100])
+    child = _request_children.get(key)
+    if child is None:
+        child = _request_children[key] = REQUESTS.labels(*key)
+    child.inc()
+
+
+_STATUS_CLASS = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}

@@ -1,0 +1,57 @@
+"""Usage events: one per call, into an in-process buffer that a shipper drains.
+
+Shipping to the control plane comes later; for now events are counted in metrics and
+kept in a bounded buffer (the oldest are dropped first, and counted, if nobody drains).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import msgspec
+from prometheus_client import Counter
+
+from stoa.gateway.telemetry import metrics
+
+BUFFER_SIZE = 100_000
+
+
+class UsageEvent(msgspec.Struct, frozen=True):
+    """One call. `route` is the tool name for MCP calls, the forwarded path for REST."""
+
+    at: float  # Unix seconds
+    tenant_id: str
+    application_id: str
+    subscription_id: str
+    api_id: str
+    route: str
+    status: int
+    latency_ms: float
+    request_bytes: int
+    response_bytes: int
+    tenant: str = ""  # the API's tenant slug, for metrics
+    api: str = ""  # the API's name, for metrics
+
+
+buffer: deque[UsageEvent] = deque(maxlen=BUFFER_SIZE)
+_counters: dict[tuple[str, str], Counter] = {}
+
+
+def record(event: UsageEvent) -> None:
+    """Append `event` to the buffer (never blocks, never raises)."""
+    if len(buffer) == BUFFER_SIZE:
+        metrics.USAGE_DROPPED.inc()
+    buffer.append(event)
+    key = (event.tenant, event.api)
+    child = _counters.get(key)
+    if child is None:
+        child = _counters[key] = metrics.USAGE_EVENTS.labels(*key)
+    child.inc()
+
+
+def drain(limit: int = 10_000) -> list[UsageEvent]:
+    """Up to `limit` of the oldest events, removed from the buffer."""
+    taken: list[UsageEvent] = []
+    while buffer and len(taken) < limit:
+        taken.append(buffer.popleft())
+    return taken

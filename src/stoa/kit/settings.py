@@ -30,6 +30,18 @@ class AuthSettings(BaseModel):
     jwks_cache_seconds: int = Field(
         default=300, ge=1, description="How long an external issuer's JWKS is cached."
     )
+    role_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Renames the roles an external issuer puts in its tokens to STOA roles, "
+        'as JSON: `{"platform-admins": "cpi-admin", "api-owners": "tenant-admin"}`. Names '
+        "not in the map are used as they are; names that are not STOA roles are ignored.",
+    )
+    clock_skew_seconds: int = Field(
+        default=30,
+        ge=0,
+        le=300,
+        description="Clock difference tolerated when checking a token's `exp`, `nbf` and `iat`.",
+    )
     access_token_minutes: int = Field(
         default=15, ge=1, description="Lifetime of tokens minted by `stoa admin token`."
     )
@@ -125,6 +137,15 @@ class Settings(BaseSettings):
     @property
     def token_audience(self) -> str:
         return self.auth.audience or self.public_url
+
+    @property
+    def uses_embedded_identity(self) -> bool:
+        """Whether the built-in authorization server issues the tokens (and is mounted).
+
+        False when `STOA_OIDC_ISSUER` names an external provider: then only that issuer's
+        tokens are trusted, and the embedded login, token and registration endpoints are off.
+        """
+        return self.oidc_issuer is None
 
     @property
     def issuer(self) -> str:

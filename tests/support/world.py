@@ -12,11 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from joserfc.jwk import ECKey
 
 from stoa.controlplane.db import create_engine, create_sessionmaker
 from stoa.controlplane.models import RoleBinding, Tenant, User
+from stoa.identity.signing_keys import current_signing_key
 from stoa.identity.tokens import mint_access_token
+from stoa.kit.crypto import SecretBox
 from stoa.kit.ids import new_id
+from stoa.kit.platform_secrets import load_platform_secrets
 from stoa.kit.settings import Settings
 
 
@@ -53,6 +57,7 @@ class World:
         self.base_url = base_url
         self._tenants: dict[str, str] = {}
         self._clients: list[httpx.Client] = []
+        self._signing_key: ECKey | None = None
 
     def close(self) -> None:
         for client in self._clients:
@@ -124,7 +129,7 @@ class World:
         **overrides: Any,
     ) -> str:
         return mint_access_token(
-            self.settings.data_dir,
+            self.signing_key(),
             issuer=overrides.get("issuer", self.settings.issuer),
             audience=overrides.get("audience", self.settings.token_audience),
             subject=user_id,
@@ -134,6 +139,23 @@ class World:
             lifetime_seconds=overrides.get("lifetime_seconds", 900),
             now=overrides.get("now"),
         )
+
+    def signing_key(self) -> ECKey:
+        """The identity service's current signing key, read from the database (created
+        there if the tables were just emptied) with the data dir's master key."""
+        if self._signing_key is None:
+            box = SecretBox(load_platform_secrets(self.settings).master_key)
+
+            async def read() -> ECKey:
+                engine = create_engine(self.settings.resolved_database_url)
+                try:
+                    async with create_sessionmaker(engine)() as session, session.begin():
+                        return await current_signing_key(session, box)
+                finally:
+                    await engine.dispose()
+
+            self._signing_key = asyncio.run(read())
+        return self._signing_key
 
     def anonymous(self) -> httpx.Client:
         client = httpx.Client(base_url=self.base_url, timeout=30)

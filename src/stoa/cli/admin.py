@@ -95,3 +95,12 @@ def token(
     from stoa.cli import local_admin
 
     typer.echo(_run(local_admin.issue_token(Settings(), user, minutes=minutes)))
+
+
+@app.command("rotate-signing-key")
+def rotate_signing_key() -> None:
+    """Start signing tokens with a new key; the previous one stays published until the
+    tokens it signed have expired."""
+    from stoa.cli import local_admin
+
+    typer.echo(f"new signing key {_run(local_admin.rotate_key(Settings()))}")

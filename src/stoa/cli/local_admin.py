@@ -20,8 +20,11 @@ from stoa.controlplane.tenant.schemas import TenantCreate
 from stoa.controlplane.user import service as user_service
 from stoa.controlplane.user.schemas import ServiceAccountCreate, UserCreate
 from stoa.controlplane.user.service import CreatedServiceAccount, CreatedUser
+from stoa.identity.signing_keys import current_signing_key, rotate_signing_key
 from stoa.identity.tokens import mint_access_token
+from stoa.kit.crypto import SecretBox
 from stoa.kit.errors import InvalidInput, NotFound, Unauthenticated
+from stoa.kit.platform_secrets import load_platform_secrets
 from stoa.kit.settings import Settings
 
 LOCAL_OPERATOR = Principal(
@@ -115,8 +118,9 @@ async def issue_token(settings: Settings, login: str, *, minutes: int) -> str:
             raise Unauthenticated(f"{login} is disabled")
         roles = await user_service.roles_of(session, user)
         tenant = await session.get(Tenant, user.tenant_id) if user.tenant_id else None
+        key = await current_signing_key(session, _secret_box(settings))
     return mint_access_token(
-        settings.data_dir,
+        key,
         issuer=settings.issuer,
         audience=settings.token_audience,
         subject=user.id,
@@ -125,3 +129,14 @@ async def issue_token(settings: Settings, login: str, *, minutes: int) -> str:
         email=user.email,
         lifetime_seconds=minutes * 60,
     )
+
+
+def _secret_box(settings: Settings) -> SecretBox:
+    return SecretBox(load_platform_secrets(settings).master_key)
+
+
+async def rotate_key(settings: Settings) -> str:
+    """Rotate the identity service's signing key; returns the new key id. The previous
+    key stays published until the tokens it signed have expired."""
+    async with transaction(settings) as session:
+        return await rotate_signing_key(session, _secret_box(settings))

@@ -15,13 +15,13 @@ from stoa.controlplane.problems import install_problem_handlers
 from stoa.controlplane.routes import ROUTERS
 from stoa.controlplane.runtime import Runtime
 from stoa.controlplane.telemetry import ControlPlaneMetrics, MetricsMiddleware
-from stoa.identity.signing_keys import public_key_set
+from stoa.identity.key_source import DatabaseKeySource
 from stoa.kit.crypto import SecretBox
 from stoa.kit.platform_secrets import load_platform_secrets
 from stoa.kit.secret_file import private_dir
 from stoa.kit.settings import Settings
 from stoa.kit.ssrf import FetchPolicy
-from stoa.kit.token_verify import KeySource, RemoteJwksSource, StaticKeySource, TokenVerifier
+from stoa.kit.token_verify import KeySource, RemoteJwksSource, TokenVerifier
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -33,6 +33,7 @@ def create_app(settings: Settings) -> FastAPI:
         private_dir(settings.data_dir)
         secrets = load_platform_secrets(settings)
         engine = create_engine(settings.resolved_database_url)
+        sessions = create_sessionmaker(engine)
         async with httpx.AsyncClient(timeout=10.0) as jwks_client:
             keys: KeySource
             if settings.oidc_issuer:
@@ -42,11 +43,11 @@ def create_app(settings: Settings) -> FastAPI:
                     cache_seconds=settings.auth.jwks_cache_seconds,
                 )
             else:
-                keys = StaticKeySource(lambda: public_key_set(settings.data_dir))
+                keys = DatabaseKeySource(sessions)
             app.state.runtime = Runtime(
                 settings=settings,
                 engine=engine,
-                sessions=create_sessionmaker(engine),
+                sessions=sessions,
                 verifier=TokenVerifier(
                     issuer=settings.issuer, audience=settings.token_audience, keys=keys
                 ),

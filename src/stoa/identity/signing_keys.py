@@ -1,67 +1,102 @@
-"""The platform's token signing keys, kept in the data dir (mode 0600).
+"""The identity service's token signing keys, stored encrypted in the database.
 
-The newest key signs; every key in the file is published so tokens signed before a
-rotation stay valid until they expire. Readable only by whoever can read the data dir,
-which is what makes `stoa admin token` a local-automation helper and nothing more.
+The newest key that is not retired signs. Rotation retires it and adds a new one; a
+retired key stays published (JWKS) until `MAX_TOKEN_LIFETIME` after its retirement, so
+every token it signed can still be verified until it expires, and is then deleted.
+
+Private keys are encrypted with the platform master key (`SecretBox`, the key id as
+authenticated context, so a ciphertext moved onto another row does not decrypt).
 """
 
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
+from datetime import datetime, timedelta
+from typing import Any
 
 from joserfc.jwk import ECKey, KeySet
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from stoa.controlplane.models import SigningKey
+from stoa.controlplane.models.base import utcnow
+from stoa.kit.crypto import SecretBox
 from stoa.kit.ids import new_id
-from stoa.kit.secret_file import private_dir
 
-_FILE_NAME = "signing-keys.json"
+ALGORITHM = "ES256"
 
-
-def _path(data_dir: Path) -> Path:
-    return data_dir / _FILE_NAME
+MAX_TOKEN_LIFETIME = timedelta(hours=24)
+"""The longest lifetime of any token we sign (`stoa admin token --minutes 1440`)."""
 
 
-def _new_key() -> ECKey:
+def _generate() -> ECKey:
     return ECKey.generate_key(
         "P-256",
-        parameters={"kid": new_id("sig"), "alg": "ES256", "use": "sig"},
+        parameters={"kid": new_id("sig"), "alg": ALGORITHM, "use": "sig"},
         private=True,
     )
 
 
-def _write(path: Path, keys: KeySet) -> None:
-    private_dir(path.parent)
-    temporary = path.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(keys.as_dict(private=True), handle)
-    os.replace(temporary, path)
+def _row_for(key: ECKey, box: SecretBox) -> SigningKey:
+    kid = str(key.kid)
+    return SigningKey(
+        kid=kid,
+        algorithm=ALGORITHM,
+        private_jwk_encrypted=box.encrypt(json.dumps(key.as_dict(private=True)), context=kid),
+        public_jwk=dict(key.as_dict(private=False)),
+    )
 
 
-def load_signing_keys(data_dir: Path) -> KeySet:
-    """The private key set, newest key last, created with one key on first use."""
-    path = _path(data_dir)
-    if not path.exists():
-        _write(path, KeySet([_new_key()]))
-    return KeySet.import_key_set(json.loads(path.read_text()))
+def _private_key(row: SigningKey, box: SecretBox) -> ECKey:
+    return ECKey.import_key(json.loads(box.decrypt(row.private_jwk_encrypted, context=row.kid)))
 
 
-def public_key_set(data_dir: Path) -> KeySet:
-    """What the JWKS endpoint publishes and what verifiers trust."""
-    return KeySet.import_key_set(load_signing_keys(data_dir).as_dict(private=False))
+async def _active(session: AsyncSession) -> SigningKey | None:
+    return await session.scalar(
+        select(SigningKey)
+        .where(SigningKey.retired_at.is_(None))
+        .order_by(SigningKey.created_at.desc(), SigningKey.kid.desc())
+        .limit(1)
+    )
 
 
-def rotate_signing_key(data_dir: Path, keep: int = 2) -> str:
-    """Add a new signing key, keeping the `keep - 1` previous ones published; returns its kid."""
-    keys = load_signing_keys(data_dir)
-    fresh = _new_key()
-    _write(_path(data_dir), KeySet([*keys.keys[-(keep - 1) :], fresh]))
+async def current_signing_key(session: AsyncSession, box: SecretBox) -> ECKey:
+    """The private key that signs now, generated (and added to `session`) on first use.
+
+    Raises `stoa.kit.crypto.DecryptionError` if the stored key was encrypted under
+    another master key.
+    """
+    row = await _active(session)
+    if row is None:
+        key = _generate()
+        session.add(_row_for(key, box))
+        await session.flush()
+        return key
+    return _private_key(row, box)
+
+
+async def published_key_set(session: AsyncSession, *, now: datetime | None = None) -> KeySet:
+    """The public keys verifiers must trust: the signing key and the retired keys whose
+    tokens may not have expired yet. Never contains private parts."""
+    moment = now or utcnow()
+    rows = await session.scalars(select(SigningKey).order_by(SigningKey.created_at))
+    published: list[Any] = [
+        row.public_jwk for row in rows if row.publish_until is None or row.publish_until > moment
+    ]
+    return KeySet.import_key_set({"keys": published})
+
+
+async def rotate_signing_key(
+    session: AsyncSession, box: SecretBox, *, now: datetime | None = None
+) -> str:
+    """Retire the signing key (still published for `MAX_TOKEN_LIFETIME`), add a new one,
+    and delete keys no unexpired token can carry any more. Returns the new key id."""
+    moment = now or utcnow()
+    for row in await session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))):
+        row.retired_at = moment
+        row.publish_until = moment + MAX_TOKEN_LIFETIME
+    await session.execute(delete(SigningKey).where(SigningKey.publish_until <= moment))
+    fresh = _generate()
+    session.add(_row_for(fresh, box))
+    await session.flush()
     return str(fresh.kid)
-
-
-def current_signing_key(keys: KeySet) -> ECKey:
-    key = keys.keys[-1]
-    assert isinstance(key, ECKey)
-    return key

@@ -1,19 +1,40 @@
-"""Access tokens signed with the platform's keys."""
+"""Access and ID tokens, signed JWTs (ES256).
+
+Claims that STOA's resource servers (control plane, gateway) read from access tokens:
+
+- `sub`: the user's (or service account's) id;
+- `aud`: the resource the token is for (the RFC 8707 `resource`, else the control plane);
+- `roles`: list of STOA roles (`cpi-admin`, `tenant-admin`, `devops`, `viewer`);
+- `tenant`: the user's tenant slug (absent for platform users);
+- `scope`: the granted scopes, space-separated;
+- `client_id`: the OAuth client the token was issued to (RFC 9068);
+- `stoa_app`: the id of the application the user chose on the consent page. The agent
+  acts for that application, so the gateway applies its subscriptions and plans;
+- `email`: the user's email, when known.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from pathlib import Path
+from typing import Any
 
 from joserfc import jwt
+from joserfc.jwk import ECKey
 
-from stoa.identity.signing_keys import current_signing_key, load_signing_keys
+from stoa.identity.signing_keys import ALGORITHM
 from stoa.kit.ids import new_id
+
+APPLICATION_CLAIM = "stoa_app"
+
+
+def sign(key: ECKey, claims: dict[str, Any], *, typ: str) -> str:
+    """`claims` as a compact JWS signed with `key`."""
+    return jwt.encode({"alg": ALGORITHM, "kid": key.kid, "typ": typ}, claims, key)
 
 
 def mint_access_token(
-    data_dir: Path,
+    key: ECKey,
     *,
     issuer: str,
     audience: str,
@@ -24,11 +45,12 @@ def mint_access_token(
     scope: str = "stoa:read stoa:write",
     lifetime_seconds: int = 900,
     now: float | None = None,
+    client_id: str | None = None,
+    application_id: str | None = None,
 ) -> str:
-    """A signed JWT carrying the STOA claims that the control plane and gateway read:
-    `roles` (list), `tenant` (slug or absent), `scope`, `email`."""
+    """A signed access token (RFC 9068 `at+jwt`) carrying the STOA claims listed above."""
     issued = int(time.time() if now is None else now)
-    claims: dict[str, object] = {
+    claims: dict[str, Any] = {
         "iss": issuer,
         "aud": audience,
         "sub": subject,
@@ -43,5 +65,8 @@ def mint_access_token(
         claims["tenant"] = tenant
     if email is not None:
         claims["email"] = email
-    key = current_signing_key(load_signing_keys(data_dir))
-    return jwt.encode({"alg": "ES256", "kid": key.kid, "typ": "at+jwt"}, claims, key)
+    if client_id is not None:
+        claims["client_id"] = client_id
+    if application_id is not None:
+        claims[APPLICATION_CLAIM] = application_id
+    return sign(key, claims, typ="at+jwt")

@@ -64,6 +64,40 @@ class FetchSettings(BaseModel):
     )
 
 
+class GatewaySettings(BaseModel):
+    """How `stoa gateway` serves (`STOA_GATEWAY__*`)."""
+
+    workers: int | None = Field(
+        default=None, ge=1, le=256, description="Worker processes; unset means one per CPU."
+    )
+    access_log: bool = Field(
+        default=True, description="Write one JSON access-log line per request to stdout."
+    )
+    max_body_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1,
+        description="Largest request body accepted when no body_size policy says otherwise.",
+    )
+    upstream_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Time an upstream has to answer before a 504."
+    )
+    connect_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="Time an upstream has to accept a connection."
+    )
+    retries: int = Field(
+        default=1,
+        ge=0,
+        le=3,
+        description="Extra attempts for idempotent requests whose upstream connection fails.",
+    )
+    breaker_failures: int = Field(
+        default=5, ge=1, description="Consecutive upstream failures that open its circuit."
+    )
+    breaker_cooldown_seconds: float = Field(
+        default=10.0, gt=0, description="How long an open circuit fails calls fast."
+    )
+
+
 class Settings(BaseSettings):
     """Every STOA setting. Field names map to `STOA_<NAME>` variables."""
 
@@ -109,6 +143,7 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     auth: AuthSettings = AuthSettings()
     fetch: FetchSettings = FetchSettings()
+    gateway: GatewaySettings = GatewaySettings()
 
     @property
     def resolved_database_url(self) -> str:

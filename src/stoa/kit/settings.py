@@ -64,6 +64,33 @@ class FetchSettings(BaseModel):
     )
 
 
+class McpSettings(BaseModel):
+    """The gateway's MCP endpoint (`STOA_GATEWAY__MCP__*`)."""
+
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins (`https://app.example`) allowed to call /mcp, besides the "
+        "gateway's own and loopback pages; `*` allows any. Requests without Origin always pass.",
+    )
+    tool_separator: str = Field(
+        default="__",
+        min_length=1,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Between API and tool name on /mcp: `toolbox__echo`.",
+    )
+    page_size: int = Field(
+        default=100, ge=1, le=10_000, description="Tools per tools/list page on /mcp."
+    )
+    session_hours: float = Field(
+        default=24.0, gt=0, description="Lifetime of an MCP session id (2025-* protocol versions)."
+    )
+    list_ttl_ms: int = Field(
+        default=60_000,
+        ge=0,
+        description="How long 2026-07-28 clients may cache list results (`ttlMs`).",
+    )
+
+
 class GatewaySettings(BaseModel):
     """How `stoa gateway` serves (`STOA_GATEWAY__*`)."""
 
@@ -96,6 +123,7 @@ class GatewaySettings(BaseModel):
     breaker_cooldown_seconds: float = Field(
         default=10.0, gt=0, description="How long an open circuit fails calls fast."
     )
+    mcp: McpSettings = McpSettings()
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,274 @@
+"""`python -m bench` (or `make bench`): the STOA gateway against nginx, in one run.
+
+See bench/README.md for what is started, what is measured and how to read the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from bench import nginx, probe
+from bench.cpu import pin_tree
+from bench.debian import ensure_tools
+from bench.gateway import Gateway, Unavailable, start_gateway
+from bench.measure import Measurement, Target, measure
+from bench.processes import Processes, StartError, free_port
+from bench.report import Section, render, render_targets
+from bench.snapshot import LIMITED_API, MCP_API, OPEN_API, TENANT, write_snapshot
+from bench.wrk import LoadSpec, WrkError, get_script, json_rpc_script
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True, slots=True)
+class CpuPlan:
+    servers: frozenset[int] | None  # the measured server (nginx proxy, gateway, direct MCP)
+    load: frozenset[int] | None  # wrk and the upstreams behind the measured server
+    description: str
+
+
+def plan_cpus(pin: bool, workers: int) -> CpuPlan:
+    """With `pin`, give the measured server its own core(s) and the rest to the load.
+
+    Off by default: on two cores, wrk and the upstream sharing one core cannot keep even
+    nginx busy (it idles at half a core and its CPU per request rises as batching drops),
+    so the reference would not be saturated. Unpinned, everything shares the cores, as in
+    the issue's figures, and a saturated server shows about 1.0 in the `cores` column.
+    """
+    available = sorted(os.sched_getaffinity(0))
+    if not pin or len(available) <= workers:
+        return CpuPlan(None, None, "not pinned (servers, upstreams and wrk share all CPUs)")
+    servers = frozenset(available[:workers])
+    load = frozenset(available[workers:])
+    return CpuPlan(
+        servers,
+        load,
+        f"measured server on CPU {_cpus(servers)}, wrk and upstreams on CPU {_cpus(load)}",
+    )
+
+
+def _cpus(cpus: frozenset[int]) -> str:
+    return ",".join(str(cpu) for cpu in sorted(cpus))
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before each")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="nginx workers = gateway workers (default 1)"
+    )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="measured server on its own CPU(s), wrk and upstreams on the others",
+    )
+    parser.add_argument(
+        "--log-level", default=None, help="the gateway's STOA_LOG_LEVEL (default: its own)"
+    )
+    parser.add_argument(
+        "--gateway-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra setting for the gateway, e.g. STOA_GATEWAY__ACCESS_LOG=false (repeatable)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the run directory and logs")
+    return parser.parse_args(argv)
+
+
+def _raise_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _header(args: argparse.Namespace, plan: CpuPlan, tools: dict[str, str]) -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    version = subprocess.run(
+        [tools["nginx"], "-v"], capture_output=True, text=True, check=False
+    ).stderr.strip()
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return (
+        f"STOA gateway benchmark — tree {commit or '?'}, {version}, {model}, "
+        f"{os.cpu_count()} CPUs\n"
+        f"{args.workers} worker(s) for nginx and the gateway; wrk -t{args.threads} "
+        f"-c{args.connections}, {args.warmup:.0f} s warm-up + {args.duration:.0f} s per row; "
+        f"{plan.description}\n"
+        "cores = CPU seconds of the server's processes / wall seconds; "
+        "x: ratio of the row to the section's first line"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    tools = ensure_tools()
+    run_dir = Path(tempfile.mkdtemp(prefix="stoa-bench-"))
+    procs = Processes(run_dir)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_on_signal)
+    try:
+        print(_run(args, procs, run_dir, tools))
+        return 0
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopping every server", file=sys.stderr)
+        return 130
+    except (StartError, probe.ProbeFailed, WrkError) as exc:
+        # The references are the harness's own: failing them is a harness problem.
+        print(f"bench: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        procs.stop_all()
+        if args.keep:
+            print(f"run directory and logs kept in {run_dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, procs: Processes, run: Path, tools: dict[str, str]) -> str:
+    plan = plan_cpus(args.pin, args.workers)
+    load = LoadSpec(args.connections, args.threads, args.duration, plan.load)
+    upstream_port, proxy_port, mcp_port, gateway_port = (free_port() for _ in range(4))
+
+    upstream = procs.start(
+        "upstream",
+        nginx.argv(tools["nginx"], nginx.upstream_config(run, upstream_port)),
+        cpus=plan.load,
+    )
+    procs.wait_for_port("upstream nginx", upstream, upstream_port)
+    mcp_upstream = procs.start(
+        "mcp-upstream",
+        [sys.executable, "-m", "bench.mcp_upstream", "--port", str(mcp_port)],
+        cpus=plan.load,
+        cwd=REPO,
+    )
+    procs.wait_for_port("mcp-upstream", mcp_upstream, mcp_port)
+    proxy = procs.start(
+        "nginx-proxy",
+        nginx.argv(
+            tools["nginx"], nginx.proxy_config(run, proxy_port, upstream_port, args.workers)
+        ),
+        cpus=plan.servers,
+    )
+    procs.wait_for_port("nginx-proxy", proxy, proxy_port)
+
+    data_dir = run / "data"
+    data_dir.mkdir(mode=0o700)
+    snapshot = write_snapshot(
+        data_dir, f"http://127.0.0.1:{upstream_port}", f"http://127.0.0.1:{mcp_port}/mcp"
+    )
+    gateway: Gateway | None = None
+    try:
+        gateway = start_gateway(
+            procs,
+            snapshot=snapshot.path,
+            data_dir=data_dir,
+            port=gateway_port,
+            workers=args.workers,
+            cpus=plan.servers,
+            log_level=args.log_level,
+            extra_env=dict(item.split("=", 1) for item in args.gateway_env),
+        )
+        unavailable = ""
+    except Unavailable as exc:
+        unavailable = f"gateway: not available ({exc})"
+    key = {"Authorization": f"Bearer {snapshot.api_key}"}
+
+    # REST: nginx first, then the gateway, against the same upstream.
+    rest_path = "/item?size=1k"
+    nginx_url = f"http://127.0.0.1:{proxy_port}/proxy/{TENANT}/{LIMITED_API}{rest_path}"
+    probe.check_rest(nginx_url, {})
+    nginx_result = measure(
+        Target("nginx reverse proxy", proxy.pid, nginx_url, get_script(run / "get.lua", {})),
+        load,
+        args.warmup,
+    )
+    rest = Section("REST proxy, GET of a 1 KB body", nginx_result)
+    limited_result: Measurement | None = None
+    if gateway is None:
+        rest.compared.append(unavailable)
+    else:
+        open_url = f"{gateway.url}/proxy/{TENANT}/{OPEN_API}{rest_path}"
+        if probe.answers_without_credentials(open_url):
+            plain = ("gateway, no credentials", open_url, {})
+        else:
+            plain = ("gateway, key auth, plan without limits", open_url, key)
+            rest.compared.append("(the gateway has no unauthenticated route: plain = key auth)")
+        limited_url = f"{gateway.url}/proxy/{TENANT}/{LIMITED_API}{rest_path}"
+        for label, url, headers in (plain, ("gateway, key auth + rate limit", limited_url, key)):
+            try:
+                probe.check_rest(url, headers)
+            except probe.ProbeFailed as exc:
+                rest.compared.append(f"{label}: not available ({exc})")
+                continue
+            script = get_script(run / f"get-{len(rest.compared)}.lua", headers)
+            result = measure(Target(label, gateway.pid, url, script), load, args.warmup)
+            rest.compared.append(result)
+            if url == limited_url:
+                limited_result = result
+
+    # MCP: the upstream alone on the servers' CPUs, then behind the gateway.
+    body = probe.tools_call_body("echo")
+    direct_url = f"http://127.0.0.1:{mcp_port}/mcp"
+    if plan.servers is not None:
+        pin_tree(mcp_upstream.pid, plan.servers)
+    direct_headers = probe.mcp_call_headers(direct_url, {}, "echo")
+    direct = measure(
+        Target(
+            "upstream MCP server, called directly",
+            mcp_upstream.pid,
+            direct_url,
+            json_rpc_script(run / "mcp-direct.lua", direct_headers, body),
+        ),
+        load,
+        args.warmup,
+    )
+    mcp = Section("MCP tools/call of `echo` (JSON response)", direct)
+    mcp_result: Measurement | None = None
+    if plan.load is not None:
+        pin_tree(mcp_upstream.pid, plan.load)
+    if gateway is None:
+        mcp.compared.append(unavailable)
+    else:
+        tool = f"{MCP_API}__echo"
+        try:
+            headers = probe.mcp_call_headers(gateway.url + "/mcp", key, tool)
+        except probe.ProbeFailed as exc:
+            mcp.compared.append(f"gateway /mcp: not available ({exc})")
+        else:
+            script = json_rpc_script(run / "mcp-gateway.lua", headers, probe.tools_call_body(tool))
+            label = "gateway /mcp, key auth + rate limit"
+            mcp_result = measure(
+                Target(label, gateway.pid, gateway.url + "/mcp", script),
+                load,
+                args.warmup,
+            )
+            mcp.compared.append(mcp_result)
+
+    table = render([rest, mcp], _header(args, plan, tools), args.workers)
+    targets = render_targets(
+        (limited_result, nginx_result) if limited_result is not None else None, mcp_result
+    )
+    return f"{table}\n\n{targets}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""One measurement: load a server with wrk and charge it the CPU its process tree spent."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.cpu import cpu_seconds, process_tree
+from bench.wrk import LoadSpec, run_wrk
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    label: str
+    pid: int  # the server's main process; its whole tree is charged
+    url: str
+    script: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    label: str
+    requests: int
+    seconds: float
+    cpu_seconds: float
+    socket_errors: int
+    bad_status: int
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.cpu_seconds * 1e6 / self.requests if self.requests else float("inf")
+
+    @property
+    def cores_busy(self) -> float:
+        """Average cores the server kept busy: about 1.0 means one worker was saturated."""
+        return self.cpu_seconds / self.seconds if self.seconds else 0.0
+
+    @property
+    def clean(self) -> bool:
+        return self.requests > 0 and self.socket_errors == 0 and self.bad_status == 0
+
+
+def measure(target: Target, load: LoadSpec, warmup_seconds: float) -> Measurement:
+    """Warm `target` up, then load it for `load.seconds` and read its CPU before and after."""
+    if warmup_seconds > 0:
+        run_wrk(target.url, target.script, load, seconds=warmup_seconds)
+    # Read the tree after the warm-up: workers forked lazily exist by now.
+    pids = process_tree(target.pid)
+    before = cpu_seconds(pids)
+    started = time.monotonic()
+    result = run_wrk(target.url, target.script, load)
+    elapsed = time.monotonic() - started
+    spent = cpu_seconds(pids) - before
+    return Measurement(
+        label=target.label,
+        requests=result.requests,
+        # wrk's own clock covers the load; ours adds its start and exit, when the
+        # server is idle, so the busy figure uses wrk's.
+        seconds=result.seconds or elapsed,
+        cpu_seconds=spent,
+        socket_errors=result.socket_errors,
+        bad_status=result.bad_status,
+        p50_ms=result.p50_ms,
+        p99_ms=result.p99_ms,
+    )

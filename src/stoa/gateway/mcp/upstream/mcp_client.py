@@ -1,0 +1,333 @@
+"""Our Streamable HTTP client for upstream MCP servers, on the shared HTTP/1.1 pool.
+
+One `UpstreamServer` per upstream API and process remembers what the server speaks:
+
+- **2026-07-28 (modern)**: every request is self-contained, carrying `params._meta` with
+  our protocol version, capabilities and client info, and the `MCP-Protocol-Version`,
+  `Mcp-Method` and (for named methods) `Mcp-Name` headers.
+- **legacy (2025-03-26 .. 2025-11-25)**: `initialize` once, `notifications/initialized`,
+  then every request carries `Mcp-Session-Id` (when the server gave one) and
+  `MCP-Protocol-Version`. A 404 means the server forgot the session: initialize again and
+  retry the request once.
+
+The era is learnt on first use with `server/discover`, as the 2026-07-28 specification
+tells dual-era clients: a result listing 2026-07-28 means modern, anything else legacy.
+Responses may be JSON or an event stream; from a stream the message answering our id is
+taken as soon as it arrives.
+
+Every failure is an `UpstreamFailure` with a message fit for the MCP client: it names
+the API, never its URL or credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import quote
+
+import msgspec
+
+from stoa.gateway.mcp.sse import SseReader
+from stoa.gateway.mcp.upstream.http1 import (
+    HttpPool,
+    HttpResponse,
+    UpstreamTimeout,
+    UpstreamTooLarge,
+    UpstreamUnavailable,
+)
+from stoa.gateway.mcp.versions import (
+    CLIENT_CAPABILITIES_META,
+    CLIENT_INFO_META,
+    LATEST_LEGACY_VERSION,
+    LEGACY_VERSIONS,
+    MODERN_VERSION,
+    NAME_BEARING_METHODS,
+    PROTOCOL_VERSION_META,
+)
+from stoa.gateway.snapshot.compiled import CompiledApi, UpstreamTarget
+
+CLIENT_INFO: Final = {"name": "stoa-gateway", "version": "0.1.0"}
+_encoder: Final = msgspec.json.Encoder()
+_decoder: Final = msgspec.json.Decoder()
+_ids = itertools.count(1)
+
+
+class UpstreamFailure(Exception):
+    """The upstream could not give an answer. `timeout` tells a slow upstream apart."""
+
+    def __init__(self, message: str, *, timeout: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.timeout = timeout
+
+
+class UpstreamRpcError(Exception):
+    """The upstream answered with a JSON-RPC error, passed on to the client as it is."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(str(error.get("message")))
+        self.error = error
+
+
+@dataclass(slots=True)
+class UpstreamServer:
+    """What one upstream MCP server speaks, learnt on first use."""
+
+    api_name: str
+    target: UpstreamTarget
+    path: str
+    auth_headers: tuple[tuple[str, str], ...]
+    era: str | None = None  # None (unknown), "modern" or "legacy"
+    version: str | None = None
+    session_id: str | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class McpUpstreams:
+    """Calls into upstream MCP servers for every API of the current snapshot."""
+
+    def __init__(self, pool: HttpPool, *, max_body: int = 10_000_000) -> None:
+        self._pool = pool
+        self._servers: dict[tuple[str, str], UpstreamServer] = {}
+        self._max_body = max_body
+
+    def server_for(self, api: CompiledApi) -> UpstreamServer:
+        key = (api.id, api.upstream_url)
+        server = self._servers.get(key)
+        if server is None:
+            if api.upstream is None:
+                raise UpstreamFailure(f"the API '{api.name}' has no upstream URL")
+            path = api.upstream.base_path or "/"
+            headers: tuple[tuple[str, str], ...] = ()
+            auth = api.upstream_auth
+            if auth is not None and auth.location == "header":
+                headers = ((auth.name, auth.value),)
+            elif auth is not None:
+                separator = "&" if "?" in path else "?"
+                path = f"{path}{separator}{quote(auth.name)}={quote(auth.value, safe='')}"
+            query = api.upstream_url.partition("?")[2]
+            if query and auth is None:
+                path = f"{path}?{query}"
+            elif query:
+                path = f"{path}&{query}"
+            server = UpstreamServer(api.name, api.upstream, path, headers)
+            self._servers[key] = server
+        return server
+
+    async def request(
+        self, api: CompiledApi, method: str, params: dict[str, Any], *, deadline: float
+    ) -> dict[str, Any]:
+        """The result of `method` on the API's upstream.
+
+        Raises:
+            UpstreamFailure: unreachable, too slow, garbled, or refusing the gateway.
+            UpstreamRpcError: the upstream answered with a JSON-RPC error.
+        """
+        server = self.server_for(api)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + deadline
+        if server.era is None:
+            async with server.lock:
+                if server.era is None:
+                    await self._learn_era(server, end - loop.time())
+        if server.era == "modern":
+            return await self._exchange(server, method, params, end - loop.time())
+        for attempt in range(2):
+            try:
+                return await self._exchange(server, method, params, end - loop.time())
+            except _SessionLost:
+                if attempt:
+                    break
+                stale = server.session_id
+                async with server.lock:
+                    if server.session_id == stale:
+                        await self._initialize(server, end - loop.time())
+        raise UpstreamFailure(f"the MCP server of '{server.api_name}' keeps losing its session")
+
+    async def _learn_era(self, server: UpstreamServer, remaining: float) -> None:
+        server.era = "modern"
+        try:
+            result = await self._exchange(server, "server/discover", {}, remaining)
+        except (UpstreamRpcError, _SessionLost, UpstreamFailure) as exc:
+            if isinstance(exc, UpstreamFailure) and exc.timeout:
+                server.era = None
+                raise
+            result = {}
+        supported = result.get("supportedVersions")
+        if isinstance(supported, list) and MODERN_VERSION in supported:
+            server.version = MODERN_VERSION
+            return
+        server.era = "legacy"
+        try:
+            await self._initialize(server, remaining)
+        except BaseException:
+            server.era = None
+            raise
+
+    async def _initialize(self, server: UpstreamServer, remaining: float) -> None:
+        server.session_id = None
+        server.version = None
+        params = {
+            "protocolVersion": LATEST_LEGACY_VERSION,
+            "capabilities": {},
+            "clientInfo": CLIENT_INFO,
+        }
+        response, result = await self._send(server, "initialize", params, remaining)
+        version = result.get("protocolVersion")
+        if version not in LEGACY_VERSIONS:
+            raise UpstreamFailure(
+                f"the MCP server of '{server.api_name}' answered initialize with protocol "
+                f"version {version!r}, which the gateway does not speak"
+            )
+        server.version = str(version)
+        server.session_id = response.headers.get("mcp-session-id")
+        notification = _encoder.encode({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        await self._post(server, "notifications/initialized", None, notification, remaining)
+
+    async def _exchange(
+        self, server: UpstreamServer, method: str, params: dict[str, Any], remaining: float
+    ) -> dict[str, Any]:
+        _, result = await self._send(server, method, params, remaining)
+        return result
+
+    async def _send(
+        self, server: UpstreamServer, method: str, params: dict[str, Any], remaining: float
+    ) -> tuple[HttpResponse, dict[str, Any]]:
+        request_id = next(_ids)
+        name: str | None = None
+        if server.era == "modern":
+            params = {
+                **params,
+                "_meta": {
+                    PROTOCOL_VERSION_META: MODERN_VERSION,
+                    CLIENT_CAPABILITIES_META: {},
+                    CLIENT_INFO_META: CLIENT_INFO,
+                },
+            }
+            key = NAME_BEARING_METHODS.get(method)
+            value = params.get(key) if key else None
+            name = value if isinstance(value, str) else None
+        message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+        body = _encoder.encode(message)
+        reader = SseReader()
+        found: list[dict[str, Any]] = []
+
+        def sse_done(chunk: bytes) -> bool:
+            for message in reader.feed(chunk):
+                if isinstance(message, dict) and message.get("id") == request_id:
+                    found.append(message)
+                    return True
+            return False
+
+        response = await self._post(server, method, name, body, remaining, sse_done)
+        if response.status == 404 and server.era == "legacy" and method != "initialize":
+            raise _SessionLost
+        answer = found[0] if found else _answer(response, reader, request_id)
+        if answer is None:
+            raise UpstreamFailure(_status_problem(server, method, response))
+        error = answer.get("error")
+        if isinstance(error, dict):
+            raise UpstreamRpcError(error)
+        result = answer.get("result")
+        if not isinstance(result, dict):
+            raise UpstreamFailure(
+                f"the MCP server of '{server.api_name}' answered {method} without a result"
+            )
+        return response, result
+
+    async def _post(
+        self,
+        server: UpstreamServer,
+        method: str,
+        name: str | None,
+        body: bytes,
+        remaining: float,
+        sse_done: Any = None,
+    ) -> HttpResponse:
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+            *server.auth_headers,
+        ]
+        if server.era == "modern":
+            headers.append(("MCP-Protocol-Version", MODERN_VERSION))
+            headers.append(("Mcp-Method", method))
+            if name is not None:
+                headers.append(("Mcp-Name", _header_value(name)))
+        elif server.version is not None:
+            headers.append(("MCP-Protocol-Version", server.version))
+        if server.session_id is not None:
+            headers.append(("Mcp-Session-Id", server.session_id))
+        if remaining <= 0:
+            raise UpstreamFailure(
+                f"the MCP server of '{server.api_name}' did not answer in time", timeout=True
+            )
+        try:
+            return await self._pool.request(
+                server.target,
+                "POST",
+                server.path,
+                headers,
+                body,
+                deadline=remaining,
+                max_body=self._max_body,
+                sse_done=sse_done,
+            )
+        except UpstreamTimeout:
+            raise UpstreamFailure(
+                f"the MCP server of '{server.api_name}' did not answer {method} within "
+                f"{remaining:.3g} s",
+                timeout=True,
+            ) from None
+        except (UpstreamUnavailable, UpstreamTooLarge) as exc:
+            raise UpstreamFailure(
+                f"the MCP server of '{server.api_name}' failed on {method}: {exc}"
+            ) from None
+
+
+class _SessionLost(Exception):
+    """The upstream answered 404 to a request in a session: the session is gone."""
+
+
+def _answer(response: HttpResponse, reader: SseReader, request_id: int) -> dict[str, Any] | None:
+    """The JSON-RPC message answering `request_id`, from a JSON body or a finished stream."""
+    content_type = response.content_type()
+    messages: list[Any]
+    if content_type == "text/event-stream":
+        messages = reader.close()
+    elif content_type == "application/json" or content_type.endswith("+json"):
+        try:
+            decoded = _decoder.decode(response.body)
+        except (msgspec.DecodeError, ValueError, RecursionError):
+            return None
+        messages = decoded if isinstance(decoded, list) else [decoded]
+    else:
+        return None
+    orphan: dict[str, Any] | None = None
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        if message.get("id") == request_id:
+            return message
+        if message.get("id") is None and "error" in message and orphan is None:
+            orphan = message
+    return orphan
+
+
+def _status_problem(server: UpstreamServer, method: str, response: HttpResponse) -> str:
+    where = f"the MCP server of '{server.api_name}'"
+    if response.status in (401, 403):
+        return f"{where} refused the gateway's credentials (HTTP {response.status})"
+    if response.status >= 400:
+        return f"{where} answered {method} with HTTP {response.status}"
+    return f"{where} answered {method} with a body that is not a JSON-RPC response"
+
+
+def _header_value(value: str) -> str:
+    """A header-safe rendering: plain printable ASCII as it is, else the base64 sentinel."""
+    if value.isascii() and value.isprintable() and value == value.strip():
+        return value
+    return f"=?base64?{base64.b64encode(value.encode()).decode('ascii')}?="

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -51,6 +52,20 @@ def cpu_seconds(pids: Iterable[int]) -> float:
             # After the name: state is index 0, so utime (field 14) is index 11.
             ticks += int(fields[11]) + int(fields[12])
     return ticks / _TICKS_PER_SECOND
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent on anything but idling, since boot (from /proc/stat)."""
+    fields = (_PROC / "stat").read_text().split("\n", 1)[0].split()[1:]
+    # user nice system idle iowait irq softirq steal (guest time is already in user)
+    ticks = [int(value) for value in fields[:8]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / _TICKS_PER_SECOND
+
+
+def children_cpu_seconds() -> float:
+    """CPU seconds of this process's reaped children (wrk, once it has exited)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def pin_tree(root: int, cpus: frozenset[int]) -> None:

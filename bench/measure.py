@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.cpu import cpu_seconds, process_tree
+from bench.cpu import children_cpu_seconds, cpu_seconds, machine_busy_seconds, process_tree
 from bench.wrk import LoadSpec, run_wrk
 
 
@@ -28,6 +29,9 @@ class Measurement:
     bad_status: int
     p50_ms: float
     p99_ms: float
+    # CPU seconds the machine spent on processes outside the benchmark during the run:
+    # other people's work on a shared machine, which the figures cannot be trusted under.
+    others_cpu_seconds: float
 
     @property
     def rate(self) -> float:
@@ -43,21 +47,35 @@ class Measurement:
         return self.cpu_seconds / self.seconds if self.seconds else 0.0
 
     @property
+    def others_cores(self) -> float:
+        return self.others_cpu_seconds / self.seconds if self.seconds else 0.0
+
+    @property
     def clean(self) -> bool:
         return self.requests > 0 and self.socket_errors == 0 and self.bad_status == 0
 
 
-def measure(target: Target, load: LoadSpec, warmup_seconds: float) -> Measurement:
-    """Warm `target` up, then load it for `load.seconds` and read its CPU before and after."""
+def measure(
+    target: Target, load: LoadSpec, warmup_seconds: float, harness: Sequence[int]
+) -> Measurement:
+    """Warm `target` up, then load it for `load.seconds` and read its CPU before and after.
+
+    `harness` lists the main process of every server the benchmark started (the target's
+    included), so that CPU used by anything else on the machine can be told apart.
+    """
     if warmup_seconds > 0:
         run_wrk(target.url, target.script, load, seconds=warmup_seconds)
-    # Read the tree after the warm-up: workers forked lazily exist by now.
+    # Read the trees after the warm-up: workers forked lazily exist by now.
     pids = process_tree(target.pid)
-    before = cpu_seconds(pids)
+    ours = [pid for root in harness for pid in process_tree(root)]
+    before, ours_before = cpu_seconds(pids), cpu_seconds(ours)
+    machine_before, wrk_before = machine_busy_seconds(), children_cpu_seconds()
     started = time.monotonic()
     result = run_wrk(target.url, target.script, load)
     elapsed = time.monotonic() - started
     spent = cpu_seconds(pids) - before
+    ours_spent = cpu_seconds(ours) - ours_before + children_cpu_seconds() - wrk_before
+    others = max(0.0, machine_busy_seconds() - machine_before - ours_spent)
     return Measurement(
         label=target.label,
         requests=result.requests,
@@ -69,4 +87,5 @@ def measure(target: Target, load: LoadSpec, warmup_seconds: float) -> Measuremen
         bad_status=result.bad_status,
         p50_ms=result.p50_ms,
         p99_ms=result.p99_ms,
+        others_cpu_seconds=others,
     )

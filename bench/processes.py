@@ -70,6 +70,10 @@ class Processes:
         self._running.append((name, proc, log))
         return proc
 
+    def pids(self) -> list[int]:
+        """The main process of every running server."""
+        return [proc.pid for _, proc, _ in self._running]
+
     def log_tail(self, name: str, lines: int = 12) -> str:
         path = self.log_dir / f"{name}.log"
         try:

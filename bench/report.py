@@ -21,7 +21,7 @@ class Section:
 
 _HEAD = (
     f"{'':<44}{'req/s':>9}{'CPU µs/req':>12}{'cores':>7}{'p50 ms':>8}{'p99 ms':>8}"
-    f"{'errors':>8}{'req/s x':>9}{'CPU x':>7}"
+    f"{'errors':>8}{'other':>7}{'req/s x':>9}{'CPU x':>7}"
 )
 
 
@@ -29,7 +29,7 @@ def _line(m: Measurement, reference: Measurement | None) -> str:
     errors = m.socket_errors + m.bad_status
     text = (
         f"  {m.label:<42}{m.rate:>9,.0f}{m.cpu_us_per_request:>12.1f}{m.cores_busy:>7.2f}"
-        f"{m.p50_ms:>8.2f}{m.p99_ms:>8.2f}{errors:>8}"
+        f"{m.p50_ms:>8.2f}{m.p99_ms:>8.2f}{errors:>8}{m.others_cores:>7.2f}"
     )
     if reference is not None and reference.rate and reference.requests:
         text += f"{m.rate / reference.rate:>8.2f}x"
@@ -43,6 +43,11 @@ def _warnings(m: Measurement, workers: int, is_reference: bool) -> list[str]:
         notes.append(
             f"  ! {m.label}: {m.socket_errors} socket errors, {m.bad_status} non-2xx answers"
             " — figures not valid"
+        )
+    if m.others_cores > 0.1:
+        notes.append(
+            f"  ! {m.label}: other processes on this machine used {m.others_cores:.2f} cores"
+            " during the run — figures disturbed; run again on a quiet machine"
         )
     if is_reference and m.cores_busy < 0.9 * workers:
         notes.append(

@@ -8,6 +8,7 @@ names a key id we have not seen (the issuer rotated its keys).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -20,6 +21,8 @@ from joserfc.jwk import KeySet
 from stoa.kit.errors import Unauthenticated
 
 ALGORITHMS = ["ES256", "RS256"]
+
+_log = logging.getLogger(__name__)
 
 
 class KeySource(Protocol):
@@ -42,7 +45,15 @@ class StaticKeySource:
 
 
 class RemoteJwksSource:
-    """An external issuer's JWKS, found through `/.well-known/openid-configuration`."""
+    """An external issuer's JWKS, found through `/.well-known/openid-configuration`.
+
+    The discovery document must name the configured issuer (OpenID Connect Discovery
+    section 4.3), so a misconfigured URL cannot make us trust another issuer's keys. Keys
+    are cached for `cache_seconds`; a token naming an unknown kid triggers a re-fetch at
+    most every `min_refresh_seconds`. While the issuer is unreachable the cached keys keep
+    working; with no keys at all, attempts are spaced `retry_seconds` apart and callers get
+    `Unauthenticated` meanwhile.
+    """
 
     def __init__(
         self,
@@ -51,43 +62,63 @@ class RemoteJwksSource:
         *,
         cache_seconds: int = 300,
         min_refresh_seconds: float = 10.0,
+        retry_seconds: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._issuer = issuer.rstrip("/")
         self._client = client
         self._cache_seconds = cache_seconds
         self._min_refresh_seconds = min_refresh_seconds
+        self._retry_seconds = retry_seconds
         self._clock = clock
         self._keys: KeySet | None = None
         self._fetched_at = 0.0
+        self._failed_at: float | None = None
         self._lock = asyncio.Lock()
 
     async def key_set(self, *, refresh: bool = False) -> KeySet:
         async with self._lock:
-            age = self._clock() - self._fetched_at
-            stale = self._keys is None or age > self._cache_seconds
-            # An unknown kid may be forged: re-fetch at most every few seconds so such
-            # tokens cannot make us hammer the issuer.
-            if stale or (refresh and age > self._min_refresh_seconds):
+            now = self._clock()
+            if self._keys is None:
+                if self._failed_at is not None and now - self._failed_at < self._retry_seconds:
+                    raise self._unreachable()
                 self._keys = await self._fetch()
                 self._fetched_at = self._clock()
-            assert self._keys is not None
+                return self._keys
+            age = now - self._fetched_at
+            # An unknown kid may be forged: re-fetch at most every few seconds so such
+            # tokens cannot make us hammer the issuer.
+            if age > self._cache_seconds or (refresh and age > self._min_refresh_seconds):
+                self._keys = await self._fetch()
+                self._fetched_at = self._clock()
             return self._keys
+
+    def _unreachable(self) -> Unauthenticated:
+        return Unauthenticated(
+            f"the token issuer {self._issuer} cannot be reached to fetch its keys"
+        )
 
     async def _fetch(self) -> KeySet:
         try:
             discovery = await self._client.get(f"{self._issuer}/.well-known/openid-configuration")
             discovery.raise_for_status()
-            jwks_uri = discovery.json()["jwks_uri"]
+            document = discovery.json()
+            if str(document["issuer"]).rstrip("/") != self._issuer:
+                raise ValueError("the discovery document names another issuer")
+            jwks_uri = document["jwks_uri"]
+            if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
+                raise ValueError("the discovery document has no usable jwks_uri")
             response = await self._client.get(jwks_uri)
             response.raise_for_status()
-            return KeySet.import_key_set(response.json())
-        except (httpx.HTTPError, ValueError, KeyError, JoseError) as exc:
+            keys = KeySet.import_key_set(response.json())
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, JoseError) as exc:
+            _log.warning("fetching the keys of issuer %s failed: %r", self._issuer, exc)
             if self._keys is not None:
                 return self._keys  # keep serving with the keys we had
-            raise Unauthenticated(
-                f"the token issuer {self._issuer} cannot be reached to fetch its keys"
-            ) from exc
+            self._failed_at = self._clock()
+            raise self._unreachable() from exc
+        self._failed_at = None
+        return keys
 
 
 class TokenVerifier:

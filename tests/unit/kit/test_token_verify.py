@@ -146,3 +146,46 @@ async def test_unreachable_issuer_without_cached_keys_is_unauthenticated() -> No
         )
         with pytest.raises(Unauthenticated, match="cannot be reached"):
             await verifier.verify(_token(_key("k")))
+
+
+@pytest.mark.anyio
+async def test_discovery_naming_another_issuer_is_not_trusted() -> None:
+    issuer = _Issuer()
+
+    def impostor(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/.well-known/openid-configuration":
+            return httpx.Response(
+                200, json={"issuer": "https://evil.example", "jwks_uri": f"{ISSUER}/jwks"}
+            )
+        return issuer.handler(request)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(impostor)) as client:
+        verifier = TokenVerifier(
+            issuer=ISSUER, audience=AUDIENCE, keys=RemoteJwksSource(ISSUER, client)
+        )
+        with pytest.raises(Unauthenticated, match="cannot be reached"):
+            await verifier.verify(_token(issuer.keys[0]))
+    assert issuer.jwks_fetches == 0
+
+
+@pytest.mark.anyio
+async def test_a_down_issuer_is_asked_again_only_after_a_pause() -> None:
+    issuer = _Issuer()
+    issuer.down = True
+    calls = [0]
+    clock = [0.0]
+
+    def counting(request: httpx.Request) -> httpx.Response:
+        calls[0] += 1
+        return issuer.handler(request)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(counting)) as client:
+        source = RemoteJwksSource(ISSUER, client, retry_seconds=2, clock=lambda: clock[0])
+        verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, keys=source)
+        for _ in range(5):
+            with pytest.raises(Unauthenticated):
+                await verifier.verify(_token(issuer.keys[0]))
+        assert calls[0] == 1
+        issuer.down = False
+        clock[0] = 3.0
+        assert (await verifier.verify(_token(issuer.keys[0])))["sub"] == "usr_1"

@@ -49,7 +49,10 @@ def create_app(settings: Settings) -> FastAPI:
                 engine=engine,
                 sessions=sessions,
                 verifier=TokenVerifier(
-                    issuer=settings.issuer, audience=settings.token_audience, keys=keys
+                    issuer=settings.issuer,
+                    audience=settings.token_audience,
+                    keys=keys,
+                    leeway_seconds=settings.auth.clock_skew_seconds,
                 ),
                 secret_box=SecretBox(secrets.master_key),
                 key_hash_secret=secrets.key_hash_secret,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stoa.cli import admin, serve
+from stoa.cli import admin, gateway, serve
 
 app = typer.Typer(
     help="STOA: publish REST APIs and MCP servers to programs and AI agents.",
@@ -13,6 +13,7 @@ app = typer.Typer(
 )
 app.add_typer(admin.app, name="admin")
 serve.register(app)
+gateway.register(app)
 
 
 if __name__ == "__main__":

@@ -14,18 +14,18 @@ from stoa.kit.settings import Settings
 class GatewayContext:
     """Shared by every connection of one worker process.
 
-    `snapshots.current` is the snapshot to serve (read it once per request). `upstreams`
+    `holder.current` is the snapshot to serve (read it once per request). `upstreams`
     is the keep-alive HTTP/1.1 pool (`await upstreams.request(...)`). Rate limits and
     usage are module-level: `stoa.gateway.ratelimit.admit`, `stoa.gateway.usage.record`.
     """
 
     settings: Settings
-    snapshots: SnapshotHolder
+    holder: SnapshotHolder
     upstreams: UpstreamPool
 
     @property
     def snapshot(self) -> CompiledSnapshot | None:
-        return self.snapshots.current
+        return self.holder.current
 
     @property
     def public_url(self) -> str:

@@ -75,6 +75,24 @@ UPSTREAM_FAILURES = Counter(
     ["reason"],
 )
 
+_overhead_children: dict[str, Histogram] = {}
+_upstream_children: dict[str, Histogram] = {}
+
+
+def observe_overhead(kind: str, seconds: float) -> None:
+    child = _overhead_children.get(kind)
+    if child is None:
+        child = _overhead_children[kind] = OVERHEAD.labels(kind)
+    child.observe(seconds)
+
+
+def observe_upstream(kind: str, seconds: float) -> None:
+    child = _upstream_children.get(kind)
+    if child is None:
+        child = _upstream_children[kind] = UPSTREAM.labels(kind)
+    child.observe(seconds)
+
+
 _request_children: dict[tuple[str, str, str, str, str], Counter] = {}
 
 

@@ -279,6 +279,9 @@ class HttpPool:
                 with contextlib.suppress(Exception):
                     connection.close()
         self._idle.clear()
+        # Transports close on the next loop iterations; let them, so no socket outlives us.
+        for _ in range(3):
+            await asyncio.sleep(0)
 
 
 def _head(

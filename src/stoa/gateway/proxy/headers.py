@@ -1,0 +1,126 @@
+"""Which headers cross the proxy, and the upstream request head."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from stoa.gateway.snapshot.compiled import CompiledApi
+from stoa.gateway.snapshot.policies import CallPolicies
+
+# Connection-level headers (RFC 9110 section 7.6.1), the caller's credentials, and the
+# headers the gateway sets itself.
+_NOT_FORWARDED = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authorization",
+        b"host",
+        b"content-length",
+        b"authorization",
+        b"x-api-key",
+        b"expect",
+        b"x-request-id",
+        b"x-forwarded-for",
+    }
+)
+_NOT_RETURNED = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authenticate",
+        b"content-length",
+    }
+)
+
+
+def upstream_head(
+    api: CompiledApi,
+    policies: CallPolicies,
+    method: str,
+    rest: bytes,
+    query: str,
+    raw_headers: list[tuple[bytes, bytes]],
+    body_length: int,
+    request_id: str,
+    client_ip: str,
+) -> bytes:
+    """The request line and headers to send upstream for a proxied call.
+
+    `rest` is the path after `/proxy/{tenant}/{api}`, as received (still percent-encoded),
+    so the backend sees exactly what the caller sent.
+    """
+    target = api.upstream
+    assert target is not None
+    auth = api.upstream_auth
+    if auth is not None and auth.location == "query":
+        credential = f"{quote(auth.name, safe='')}={quote(auth.value, safe='')}"
+        query = f"{query}&{credential}" if query else credential
+    parts = [
+        method.encode("ascii"),
+        b" ",
+        target.base_path.encode(),
+        rest or b"/",
+        b"?" + query.encode("latin-1") if query else b"",
+        b" HTTP/1.1\r\nhost: ",
+        target.host_header.encode("ascii"),
+        b"\r\n",
+    ]
+    skip = _NOT_FORWARDED
+    removed = policies.remove_headers
+    set_headers = policies.set_headers
+    forwarded_for = client_ip
+    for name, value in raw_headers:
+        lower = name.lower()
+        if lower in skip:
+            if lower == b"connection":
+                # Headers the caller named as connection-scoped go no further either.
+                skip = skip | {token.strip().lower() for token in value.split(b",")}
+            elif lower == b"x-forwarded-for":
+                forwarded_for = f"{value.decode('latin-1')}, {client_ip}"
+            continue
+        if removed or set_headers:
+            text = lower.decode("latin-1")
+            if text in removed or any(text == key for key, _ in set_headers):
+                continue
+        parts += (name, b": ", value, b"\r\n")
+    for set_name, set_value in set_headers:
+        parts.append(f"{set_name}: {set_value}\r\n".encode("latin-1"))
+    if auth is not None and auth.location == "header":
+        parts.append(f"{auth.name}: {auth.value}\r\n".encode("latin-1"))
+    parts.append(
+        f"x-request-id: {request_id}\r\nx-forwarded-for: {forwarded_for}\r\n".encode("latin-1")
+    )
+    if body_length or method in ("POST", "PUT", "PATCH"):
+        parts.append(b"content-length: %d\r\n" % body_length)
+    parts.append(b"\r\n")
+    return b"".join(parts)
+
+
+def returned_headers(headers: list[tuple[bytes, bytes]]) -> tuple[list[bytes], int | None, bool]:
+    """Header lines to pass back, the upstream's Content-Length if any, and whether the
+    upstream used chunked framing."""
+    lines: list[bytes] = []
+    length: int | None = None
+    chunked = False
+    for name, value in headers:
+        lower = name.lower()
+        if lower in _NOT_RETURNED:
+            if lower == b"content-length" and value.strip().isdigit():
+                length = int(value)
+            elif lower == b"transfer-encoding":
+                chunked = True
+            continue
+        if lower == b"x-request-id":
+            continue
+        lines.append(name + b": " + value + b"\r\n")
+    return lines, length, chunked

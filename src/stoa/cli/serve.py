@@ -37,6 +37,16 @@ def control_plane(host: Host = "127.0.0.1", port: Port = 8000, workers: int = 1)
         )
 
 
+def identity(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+    """Run the OAuth 2.1 / OpenID Connect authorization server alone (issuer STOA_PUBLIC_URL)."""
+    settings = Settings()
+    from stoa.identity.app import create_identity_app
+
+    uvicorn.run(
+        create_identity_app(settings), host=host, port=port, proxy_headers=True, access_log=False
+    )
+
+
 def migrate() -> None:
     """Bring the database schema to the newest version."""
     from stoa.controlplane.migrate import upgrade_to_head
@@ -70,4 +80,5 @@ def up(
 def register(app: typer.Typer) -> None:
     app.command("up")(up)
     app.command("control-plane")(control_plane)
+    app.command("identity")(identity)
     app.command("migrate")(migrate)

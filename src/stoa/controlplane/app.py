@@ -16,6 +16,8 @@ from stoa.controlplane.routes import ROUTERS
 from stoa.controlplane.runtime import Runtime
 from stoa.controlplane.telemetry import ControlPlaneMetrics, MetricsMiddleware
 from stoa.identity.key_source import DatabaseKeySource
+from stoa.identity.router import router as identity_router
+from stoa.identity.runtime import build_identity
 from stoa.kit.crypto import SecretBox
 from stoa.kit.platform_secrets import load_platform_secrets
 from stoa.kit.secret_file import private_dir
@@ -58,6 +60,14 @@ def create_app(settings: Settings) -> FastAPI:
                 key_hash_secret=secrets.key_hash_secret,
                 fetch_policy=FetchPolicy.from_settings(settings),
             )
+            if settings.uses_embedded_identity:
+                app.state.identity = build_identity(
+                    settings,
+                    sessions,
+                    master_key=secrets.master_key,
+                    fetch_policy=app.state.runtime.fetch_policy,
+                    keys=keys if isinstance(keys, DatabaseKeySource) else None,
+                )
             try:
                 yield
             finally:
@@ -75,5 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     for router in ROUTERS:
         app.include_router(router)
+    if settings.uses_embedded_identity:
+        app.include_router(identity_router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -1,0 +1,1 @@
+"""The identity service's HTTP endpoints; `stoa.identity.router.router` gathers them."""

@@ -28,6 +28,8 @@ def backend(
         database_url=database_url,
         public_url=f"http://127.0.0.1:{port}",
         fetch={"allow_private_networks": True},
+        # Every test registers OAuth clients from 127.0.0.1 against this one server.
+        identity={"registrations_per_ip_per_hour": 100_000},
     )
     server = ServerThread(create_app(settings), port=port).start()
     try:

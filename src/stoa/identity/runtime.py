@@ -46,7 +46,11 @@ def build_identity(
     """The runtime of the embedded authorization server for `settings` (issuer
     `STOA_PUBLIC_URL`). Login throttling and registration limits count per process."""
     config = IdentityConfig(
-        issuer=settings.public_url, access_token_seconds=settings.auth.access_token_minutes * 60
+        issuer=settings.public_url,
+        access_token_seconds=settings.auth.access_token_minutes * 60,
+        refresh_token_seconds=settings.identity.refresh_token_days * 24 * 3600,
+        login_session_seconds=settings.identity.login_session_hours * 3600,
+        registrations_per_ip_per_hour=settings.identity.registrations_per_ip_per_hour,
     )
     return IdentityRuntime(
         settings=settings,

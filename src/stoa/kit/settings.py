@@ -47,6 +47,22 @@ class AuthSettings(BaseModel):
     )
 
 
+class IdentitySettings(BaseModel):
+    """The embedded authorization server (off when STOA_OIDC_ISSUER is set)."""
+
+    refresh_token_days: int = Field(
+        default=30, ge=1, le=365, description="Lifetime of refresh tokens (rotated on each use)."
+    )
+    login_session_hours: int = Field(
+        default=8, ge=1, le=720, description="How long a browser stays signed in."
+    )
+    registrations_per_ip_per_hour: int = Field(
+        default=20,
+        ge=1,
+        description="Dynamic client registrations accepted per client address and hour.",
+    )
+
+
 class FetchSettings(BaseModel):
     """Outbound fetches the control plane makes for users (OpenAPI URLs, MCP servers)."""
 
@@ -171,6 +187,7 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     auth: AuthSettings = AuthSettings()
     fetch: FetchSettings = FetchSettings()
+    identity: IdentitySettings = IdentitySettings()
     gateway: GatewaySettings = GatewaySettings()
 
     @property

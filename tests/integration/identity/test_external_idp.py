@@ -149,7 +149,20 @@ def test_tenant_admin_from_the_idp_lists_its_tenants_apis_but_not_another_tenant
     assert other.headers["content-type"].startswith("application/problem+json")
 
 
+def test_the_embedded_authorization_server_is_off(setup: Setup) -> None:
+    for path in ("/.well-known/openid-configuration", "/oauth/jwks", "/oauth/authorize"):
+        assert httpx.get(setup.control_plane + path).status_code == 404, path
+    token = httpx.post(
+        setup.control_plane + "/oauth/token", data={"grant_type": "client_credentials"}
+    )
+    assert token.status_code == 404
+
+
 def test_idp_role_names_are_mapped_and_unmapped_ones_kept(setup: Setup) -> None:
+    me = setup.as_client("acme-owner", "GET", "/v1/users/me")
+    assert me.status_code == 200, me.text
+    # api-owners is renamed; the IdP's own offline_access and default roles are dropped.
+    assert me.json()["roles"] == ["tenant-admin"]
     # `viewer` is a STOA role already: it may read but not delete.
     assert _api_names(setup.as_client("acme-viewer", "GET", "/v1/tenants/acme/apis")) == ["weather"]
     refused = setup.as_client("acme-viewer", "DELETE", "/v1/tenants/acme/apis/weather")

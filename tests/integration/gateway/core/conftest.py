@@ -22,7 +22,7 @@ from support.servers import ServerThread, free_port
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gateway_world import GatewayProcess, SnapshotSpec, create_echo_app  # noqa: E402
+from gateway_world import GatewayProcess, SnapshotSpec, create_echo_app
 
 
 class Upstreams:

@@ -7,10 +7,10 @@ import time
 
 import httpx
 import pytest
-
-from stoa.contract.snapshot import KeyEntry, PlanEntry, PolicyEntry
-from conftest import Issuer, StartGateway, Upstreams
 from gateway_world import GatewayProcess, SnapshotSpec
+
+from conftest import Issuer, StartGateway, Upstreams
+from stoa.contract.snapshot import KeyEntry, PlanEntry, PolicyEntry
 
 
 def _policy(kind: str, target: str, target_id: str, config: dict[str, object]) -> PolicyEntry:

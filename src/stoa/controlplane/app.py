@@ -18,6 +18,7 @@ from stoa.controlplane.telemetry import ControlPlaneMetrics, MetricsMiddleware
 from stoa.identity.key_source import DatabaseKeySource
 from stoa.identity.router import router as identity_router
 from stoa.identity.runtime import build_identity
+from stoa.identity.signing_keys import ensure_signing_key
 from stoa.kit.crypto import SecretBox
 from stoa.kit.platform_secrets import load_platform_secrets
 from stoa.kit.secret_file import private_dir
@@ -68,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
                     fetch_policy=app.state.runtime.fetch_policy,
                     keys=keys if isinstance(keys, DatabaseKeySource) else None,
                 )
+                await ensure_signing_key(sessions, app.state.identity.box)
             try:
                 yield
             finally:

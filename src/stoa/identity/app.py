@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from stoa.controlplane.db import create_engine, create_sessionmaker
 from stoa.identity.router import router
 from stoa.identity.runtime import build_identity
+from stoa.identity.signing_keys import ensure_signing_key
 from stoa.kit.platform_secrets import load_platform_secrets
 from stoa.kit.secret_file import private_dir
 from stoa.kit.settings import Settings
@@ -25,12 +26,13 @@ def create_identity_app(settings: Settings) -> FastAPI:
         private_dir(settings.data_dir)
         secrets = load_platform_secrets(settings)
         engine = create_engine(settings.resolved_database_url)
-        app.state.identity = build_identity(
+        app.state.identity = identity = build_identity(
             settings,
             create_sessionmaker(engine),
             master_key=secrets.master_key,
             fetch_policy=FetchPolicy.from_settings(settings),
         )
+        await ensure_signing_key(identity.sessions, identity.box)
         try:
             yield
         finally:

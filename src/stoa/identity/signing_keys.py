@@ -11,12 +11,14 @@ authenticated context, so a ciphertext moved onto another row does not decrypt).
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
 from joserfc.jwk import ECKey, KeySet
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from stoa.controlplane.models import SigningKey
 from stoa.controlplane.models.base import utcnow
@@ -24,6 +26,7 @@ from stoa.kit.crypto import SecretBox
 from stoa.kit.ids import new_id
 
 ALGORITHM = "ES256"
+_log = logging.getLogger(__name__)
 
 MAX_TOKEN_LIFETIME = timedelta(hours=24)
 """The longest lifetime of any token we sign (`stoa admin token --minutes 1440`)."""
@@ -83,7 +86,22 @@ async def published_key_set(session: AsyncSession, *, now: datetime | None = Non
     published: list[Any] = [
         row.public_jwk for row in rows if row.publish_until is None or row.publish_until > moment
     ]
+    if not published:
+        return KeySet([])
     return KeySet.import_key_set({"keys": published})
+
+
+async def ensure_signing_key(sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
+    """Generate the first signing key at start, so the JWKS is never empty.
+
+    A database without the schema yet (`stoa migrate` not run) is left alone: the key is
+    then generated on first use.
+    """
+    try:
+        async with sessions() as session, session.begin():
+            await current_signing_key(session, box)
+    except SQLAlchemyError as exc:
+        _log.warning("no signing key generated at start: %s", type(exc).__name__)
 
 
 async def rotate_signing_key(

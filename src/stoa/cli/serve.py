@@ -62,6 +62,7 @@ def up(
     port: Port = 8000,
     weather_port: Annotated[int, typer.Option(help="Port of the demo weather API")] = 8091,
     toolbox_port: Annotated[int, typer.Option(help="Port of the demo toolbox MCP server")] = 8092,
+    gateway_port: Annotated[int, typer.Option(help="Port of the gateway")] = 8080,
 ) -> None:
     """Migrate, seed the demo tenant, and run the demo upstreams and the control plane."""
     from stoa.cli.up import UpOptions, run_up
@@ -72,7 +73,11 @@ def up(
         # whatever the database. STOA_FETCH__ALLOW_PRIVATE_NETWORKS=false still wins.
         fetch = settings.fetch.model_copy(update={"allow_private_networks": True})
         settings = settings.model_copy(update={"fetch": fetch})
-    options = UpOptions(host, port, weather_port, toolbox_port)
+    if "gateway_public_url" not in settings.model_fields_set:
+        settings = settings.model_copy(
+            update={"gateway_public_url": f"http://{host}:{gateway_port}"}
+        )
+    options = UpOptions(host, port, weather_port, toolbox_port, gateway_port)
     with contextlib.suppress(KeyboardInterrupt):
         anyio.run(run_up, settings, options)
 

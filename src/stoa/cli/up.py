@@ -11,10 +11,12 @@ from dataclasses import dataclass
 import anyio
 import uvicorn
 
+from stoa.cli.embedded_gateway import start_embedded_gateway
 from stoa.controlplane.app import create_app
 from stoa.controlplane.demo_seed import DemoLogins, seed_demo
 from stoa.controlplane.migrate import upgrade_to_head
 from stoa.demo.serve import DemoUrls, serve_demo_upstreams
+from stoa.gateway.worker import Worker
 from stoa.kit.secret_file import private_dir
 from stoa.kit.settings import Settings
 
@@ -25,15 +27,19 @@ class UpOptions:
     port: int = 8000
     weather_port: int = 8091
     toolbox_port: int = 8092
+    gateway_port: int = 8080
 
 
 def banner(settings: Settings, options: UpOptions, urls: DemoUrls, logins: DemoLogins) -> str:
     base = f"http://{options.host}:{options.port}"
+    gateway = settings.gateway_public_url.rstrip("/")
     return "\n".join(
         [
             "",
             "STOA is up",
             f"  control plane   {base}        API docs: {base}/docs",
+            f"  gateway         {gateway}        MCP: {gateway}/mcp"
+            f"   REST: {gateway}/proxy/demo/weather/forecast?city=Paris",
             f"  demo upstreams  weather {urls.weather_base_url}  toolbox {urls.toolbox_mcp_url}",
             f"  admin           {logins.admin_email} / {logins.admin_password}"
             "   (tenant-admin of tenant demo)",
@@ -56,6 +62,16 @@ async def run_up(settings: Settings, options: UpOptions) -> None:
             serve_demo_upstreams, "127.0.0.1", options.weather_port, options.toolbox_port
         )
         logins = await seed_demo(settings, urls)
+        # Reloading the gateway after config changes comes with continuous sync; until
+        # then it serves the config as it was at start.
+        try:
+            gateway: Worker | None = await start_embedded_gateway(
+                settings, options.host, options.gateway_port
+            )
+        except OSError as exc:
+            # Port taken: the control plane and portal still work; say so loudly.
+            gateway = None
+            print(f"stoa up: the gateway cannot listen on port {options.gateway_port}: {exc}")
         config = uvicorn.Config(
             create_app(settings),
             host=options.host,
@@ -65,7 +81,11 @@ async def run_up(settings: Settings, options: UpOptions) -> None:
         )
         server = uvicorn.Server(config)
         group.start_soon(_announce_when_started, server, banner(settings, options, urls, logins))
-        await server.serve()
+        try:
+            await server.serve()
+        finally:
+            if gateway is not None:
+                await gateway.close()
         # The control plane stopped (Ctrl+C or a failed start): stop the demo upstreams too.
         group.cancel_scope.cancel()
 

@@ -7,27 +7,22 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
 from bench import nginx, probe
 from bench.cpu import pin_tree
 from bench.debian import ensure_tools
-from bench.gateway import Gateway, Unavailable, start_gateway
+from bench.gateway import Gateway
 from bench.measure import Measurement, Target, measure
-from bench.processes import Processes, StartError, free_port
+from bench.processes import Processes, StartError, free_port, harness_run
 from bench.report import Section, render, render_targets
-from bench.snapshot import LIMITED_API, MCP_API, OPEN_API, TENANT, write_snapshot
+from bench.snapshot import LIMITED_API, MCP_API, OPEN_API, TENANT
+from bench.stack import REPO, start_stack
 from bench.wrk import LoadSpec, WrkError, get_script, json_rpc_script
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,10 +127,6 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _raise_on_signal(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
-
-
 def _header(args: argparse.Namespace, plan: CpuPlan, tools: dict[str, str]) -> str:
     model = "unknown CPU"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -167,78 +158,47 @@ def _header(args: argparse.Namespace, plan: CpuPlan, tools: dict[str, str]) -> s
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     tools = ensure_tools()
-    run_dir = Path(tempfile.mkdtemp(prefix="stoa-bench-"))
-    procs = Processes(run_dir)
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _raise_on_signal)
     try:
-        print(_run(args, procs, run_dir, tools))
+        with harness_run(args.keep) as (procs, run_dir):
+            print(_run(args, procs, run_dir, tools))
         return 0
     except KeyboardInterrupt:
-        print("\ninterrupted: stopping every server", file=sys.stderr)
+        print("\ninterrupted: every server stopped", file=sys.stderr)
         return 130
     except (StartError, probe.ProbeFailed, WrkError) as exc:
         # The references are the harness's own: failing them is a harness problem.
         print(f"bench: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    finally:
-        procs.stop_all()
-        if args.keep:
-            print(f"run directory and logs kept in {run_dir}", file=sys.stderr)
-        else:
-            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _run(args: argparse.Namespace, procs: Processes, run: Path, tools: dict[str, str]) -> str:
     plan = plan_cpus(args.pin, args.workers)
     load = LoadSpec(args.connections, args.threads, args.duration, plan.load)
-    upstream_port, proxy_port, mcp_port, gateway_port = (free_port() for _ in range(4))
-
-    upstream = procs.start(
-        "upstream",
-        nginx.argv(tools["nginx"], nginx.upstream_config(run, upstream_port)),
-        cpus=plan.load,
+    stack = start_stack(
+        procs,
+        run,
+        tools["nginx"],
+        workers=args.workers,
+        server_cpus=plan.servers,
+        load_cpus=plan.load,
+        log_level=args.log_level,
+        gateway_env=dict(item.split("=", 1) for item in args.gateway_env),
     )
-    procs.wait_for_port("upstream nginx", upstream, upstream_port)
-    mcp_upstream = procs.start(
-        "mcp-upstream",
-        [sys.executable, "-m", "bench.mcp_upstream", "--port", str(mcp_port)],
-        cpus=plan.load,
-        cwd=REPO,
-    )
-    procs.wait_for_port("mcp-upstream", mcp_upstream, mcp_port)
+    proxy_port = free_port()
     proxy = procs.start(
         "nginx-proxy",
         nginx.argv(
-            tools["nginx"], nginx.proxy_config(run, proxy_port, upstream_port, args.workers)
+            tools["nginx"], nginx.proxy_config(run, proxy_port, stack.upstream_port, args.workers)
         ),
         cpus=plan.servers,
     )
     procs.wait_for_port("nginx-proxy", proxy, proxy_port)
 
-    data_dir = run / "data"
-    data_dir.mkdir(mode=0o700)
-    snapshot = write_snapshot(
-        data_dir, f"http://127.0.0.1:{upstream_port}", f"http://127.0.0.1:{mcp_port}/mcp"
+    key = stack.key_headers
+    rest, limited = _rest_jobs(run, proxy.pid, proxy_port, stack.gateway, stack.unavailable, key)
+    mcp, mcp_gateway = _mcp_jobs(
+        run, stack.mcp_pid, stack.mcp_port, stack.gateway, stack.unavailable, key, plan
     )
-    gateway: Gateway | None = None
-    try:
-        gateway = start_gateway(
-            procs,
-            snapshot=snapshot.path,
-            data_dir=data_dir,
-            port=gateway_port,
-            workers=args.workers,
-            cpus=plan.servers,
-            log_level=args.log_level,
-            extra_env=dict(item.split("=", 1) for item in args.gateway_env),
-        )
-        unavailable = ""
-    except Unavailable as exc:
-        unavailable = f"gateway: not available ({exc})"
-    key = {"Authorization": f"Bearer {snapshot.api_key}"}
-    rest, limited = _rest_jobs(run, proxy.pid, proxy_port, gateway, unavailable, key)
-    mcp, mcp_gateway = _mcp_jobs(run, mcp_upstream.pid, mcp_port, gateway, unavailable, key, plan)
 
     # Interleaved rounds: a burst of background work on a shared machine then hits every
     # target in turn rather than one side of a comparison.

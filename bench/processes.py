@@ -11,12 +11,16 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import IO
 
 _PR_SET_PDEATHSIG = 1
@@ -123,6 +127,31 @@ class Processes:
                 os.killpg(proc.pid, signal.SIGKILL)
             break
         log.close()
+
+
+def _raise_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def harness_run(keep: bool) -> Iterator[tuple[Processes, Path]]:
+    """A run directory and a `Processes`; on leaving (normally, by an exception, Ctrl+C or
+    SIGTERM/SIGHUP) every server is stopped and the directory removed unless `keep`."""
+    run_dir = Path(tempfile.mkdtemp(prefix="stoa-bench-"))
+    procs = Processes(run_dir)
+    previous = {
+        sig: signal.signal(sig, _raise_on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)
+    }
+    try:
+        yield procs, run_dir
+    finally:
+        procs.stop_all()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if keep:
+            print(f"run directory and logs kept in {run_dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def free_port() -> int:

@@ -54,16 +54,21 @@ def _hidden(**fields: str) -> str:
 
 def login_page(
     *,
-    client_name: str,
+    client_name: str | None,
     action: str,
     request: str,
     csrf: str,
     email: str = "",
     error: str | None = None,
 ) -> str:
+    purpose = (
+        f"<p><strong>{escape(client_name)}</strong> wants to access STOA for you.</p>\n"
+        if client_name
+        else "<p>Sign in to manage your account.</p>\n"
+    )
     body = (
         "<h1>Sign in to STOA</h1>\n"
-        f"<p><strong>{escape(client_name)}</strong> wants to access STOA for you.</p>\n"
+        f"{purpose}"
         f"{_error(error)}"
         f'<form method="post" action="{escape(action)}">\n'
         f"{_hidden(request=request, csrf=csrf)}"
@@ -189,3 +194,11 @@ def recovery_codes_page(codes: Sequence[str]) -> str:
         f'<ol class="codes">\n{items}</ol>'
     )
     return _page("Recovery codes", body)
+
+
+def already_enrolled_page() -> str:
+    body = (
+        "<h1>One-time codes are on</h1>\n"
+        "<p>Your account already asks for a one-time code at sign-in.</p>"
+    )
+    return _page("One-time codes", body)

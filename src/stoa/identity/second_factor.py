@@ -66,6 +66,12 @@ async def start_enrolment(
     return Enrolment(secret, uri, totp.qr_code_svg(uri))
 
 
+def qr_for(secret: str, user: User, *, issuer_name: str) -> str:
+    """The enrolment QR code (inline SVG) of `secret` for `user`."""
+    uri = totp.provisioning_uri(secret, account=user.email or user.id, issuer=issuer_name)
+    return totp.qr_code_svg(uri)
+
+
 async def pending_enrolment(session: AsyncSession, box: SecretBox, user: User) -> str | None:
     """The secret of `user`'s unconfirmed enrolment, if any."""
     row = await session.get(UserTotp, user.id)

@@ -47,7 +47,6 @@ AUTHORIZE = "/oauth/authorize"
 LOGIN_ACTION = "/oauth/authorize/login"
 SECOND_FACTOR_ACTION = "/oauth/authorize/second-factor"
 CONSENT_ACTION = "/oauth/authorize/consent"
-ACCOUNT_LOGIN_ACTION = "/oauth/account/login"
 ENROL = "/oauth/account/totp"
 _MAX_PAGE_FORM = 32 * 1024
 _SECURITY_HEADERS = {
@@ -98,6 +97,9 @@ class _Page:
             )
         return response
 
+    def redirect(self, location: str) -> Response:
+        return self.respond("", 303, {"Location": location})
+
 
 def _error(runtime: IdentityRuntime, request: Request, message: str, status: int = 400) -> Response:
     return _Page(runtime, request).respond(pages.error_page(message), status)
@@ -135,7 +137,7 @@ async def _logged_in_user(
 
 def _login(
     page: _Page,
-    areq: AuthorizationRequest,
+    areq: AuthorizationRequest | None,
     raw: str,
     *,
     email: str = "",
@@ -144,7 +146,7 @@ def _login(
     headers: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
     html = pages.login_page(
-        client_name=areq.client.name,
+        client_name=areq.client.name if areq is not None else None,
         action=LOGIN_ACTION,
         request=raw,
         csrf=page.csrf,
@@ -227,13 +229,32 @@ async def _checked_form(
 
 
 async def _sign_in(
-    page: _Page, session: AsyncSession, areq: AuthorizationRequest, raw: str, user: User
-) -> HTMLResponse:
-    await page.runtime.throttle.record_success(account=(user.email or user.id), ip=None)
+    page: _Page, session: AsyncSession, areq: AuthorizationRequest | None, raw: str, user: User
+) -> Response:
+    """Set the login session; then the consent page, or (signing in to the account pages,
+    without an authorization request) a redirect to the enrolment page."""
+    await page.runtime.throttle.record_success(account=(user.email or user.id).lower(), ip=None)
     page.login_cookie = page.runtime.signer.login_cookie(
         user.id, lifetime=page.runtime.config.login_session_seconds
     )
+    if areq is None:
+        return page.redirect(ENROL)
     return await _consent(page, session, areq, raw, user)
+
+
+async def _optional_request(
+    runtime: IdentityRuntime, session: AsyncSession, request: Request, raw: str
+) -> AuthorizationRequest | Response | None:
+    """The authorization request a sign-in form carries (None for the account pages), or
+    the response that ends the flow (an error page, an error redirect)."""
+    if not raw:
+        return None
+    try:
+        return await _parsed(runtime, session, raw)
+    except ShownToUser as exc:
+        return _error(runtime, request, exc.message)
+    except BackToClient as exc:
+        return _redirect(exc.location())
 
 
 @router.post(LOGIN_ACTION)
@@ -248,12 +269,9 @@ async def login(request: Request) -> Response:
     password = form.get("password", "")
     ip = client_address(request)
     async with runtime.sessions() as session, session.begin():
-        try:
-            areq = await _parsed(runtime, session, raw)
-        except ShownToUser as exc:
-            return _error(runtime, request, exc.message)
-        except BackToClient as exc:
-            return _redirect(exc.location())
+        areq = await _optional_request(runtime, session, request, raw)
+        if isinstance(areq, Response):
+            return areq
         account = email.lower()
         decision = await runtime.throttle.check(account=account, ip=ip)
         if not decision.allowed:
@@ -302,12 +320,9 @@ async def second_factor_step(request: Request) -> Response:
         return _error(runtime, request, "The sign-in took too long. Start again.", 400)
     ip = client_address(request)
     async with runtime.sessions() as session, session.begin():
-        try:
-            areq = await _parsed(runtime, session, raw)
-        except ShownToUser as exc:
-            return _error(runtime, request, exc.message)
-        except BackToClient as exc:
-            return _redirect(exc.location())
+        areq = await _optional_request(runtime, session, request, raw)
+        if isinstance(areq, Response):
+            return areq
         user = await session.get(User, str(pending.get("sub")))
         if user is None or user.status != "active":
             return _error(runtime, request, "This account cannot sign in.", 400)
@@ -393,3 +408,56 @@ async def consent(request: Request) -> Response:
             auth_time=auth_time,
         )
         return _redirect(location)
+
+
+@router.get(ENROL)
+async def enrolment(request: Request) -> Response:
+    """Turn on TOTP: sign in if needed, then a new secret as QR code and text."""
+    runtime = identity_of(request)
+    page = _Page(runtime, request)
+    async with runtime.sessions() as session, session.begin():
+        current = await _logged_in_user(runtime, session, request)
+        if current is None:
+            return _login(page, None, "")
+        user = current[0]
+        if await second_factor.confirmed_factor(session, user) is not None:
+            return page.respond(pages.already_enrolled_page())
+        started = await second_factor.start_enrolment(
+            session, runtime.box, user, issuer_name="STOA"
+        )
+        html = pages.enrolment_page(
+            action=ENROL, csrf=page.csrf, qr_svg=started.qr_svg, secret=started.secret
+        )
+        return page.respond(html)
+
+
+@router.post(ENROL)
+async def confirm_enrolment(request: Request) -> Response:
+    """Check the first code; on success show the recovery codes, once."""
+    runtime = identity_of(request)
+    checked = await _checked_form(runtime, request)
+    if isinstance(checked, Response):
+        return checked
+    form, page = checked
+    async with runtime.sessions() as session, session.begin():
+        current = await _logged_in_user(runtime, session, request)
+        if current is None:
+            return _login(page, None, "", error="Your sign-in has expired. Sign in again.")
+        user = current[0]
+        codes = await second_factor.confirm_enrolment(
+            session, runtime.box, runtime.recovery_code_secret, user, form.get("code", "")
+        )
+        if codes is not None:
+            return page.respond(pages.recovery_codes_page(codes))
+        secret = await second_factor.pending_enrolment(session, runtime.box, user)
+        if secret is None:
+            return page.respond(pages.already_enrolled_page())
+        qr = second_factor.qr_for(secret, user, issuer_name="STOA")
+        html = pages.enrolment_page(
+            action=ENROL,
+            csrf=page.csrf,
+            qr_svg=qr,
+            secret=secret,
+            error="That code is not valid. Enter the code your app shows now.",
+        )
+        return page.respond(html, 400)

@@ -209,15 +209,16 @@ class HttpPool:
                     try:
                         response = await exchange.future
                     except UpstreamUnavailable:
+                        connection.close()
                         # An idle connection the upstream closed meanwhile: retry once on a
                         # new one, as long as nothing was received.
                         if reused and not exchange.got_bytes and attempt == 0:
-                            connection.close()
                             continue
                         raise
-                    finally:
-                        if not exchange.future.done():
-                            connection.close()
+                    except BaseException:
+                        # Timeouts and cancellation cancel the future too: close, never reuse.
+                        connection.close()
+                        raise
                     self._release(connection, exchange)
                     return response
         except TimeoutError:

@@ -33,7 +33,8 @@ from stoa.gateway.proxy.relay import ProxyRelay
 from stoa.gateway.ratelimit.admission import Admission
 from stoa.gateway.snapshot.compiled import CompiledApi, CompiledSnapshot, Grant
 from stoa.gateway.telemetry import metrics
-from stoa.gateway.telemetry.access_log import AccessEntry, AccessLog
+from stoa.gateway.telemetry.access_log import AccessLog
+from stoa.gateway.telemetry.flush import flush_metrics
 from stoa.kit.errors import Unauthenticated
 
 _log = logging.getLogger("stoa.gateway")
@@ -97,6 +98,7 @@ class GatewayHandler:
         elif path == b"/readyz":
             self._answer(connection, incoming, self._readiness())
         elif path == b"/metrics":
+            flush_metrics()
             body = self._metrics_source()
             self._answer(
                 connection, incoming, Response(200, [("content-type", CONTENT_TYPE_LATEST)], body)
@@ -166,23 +168,18 @@ class GatewayHandler:
             metrics.observe_upstream(kind, upstream_seconds)
         if self._log.enabled:
             self._log.write(
-                AccessEntry(
-                    ts=time.time(),
-                    request_id=incoming.request_id,
-                    client_ip=incoming.client_ip,
-                    method=incoming.method,
-                    path=incoming.path,
-                    status=status,
-                    duration_ms=round(elapsed * 1000, 3),
-                    kind=kind,
-                    tenant=tenant,
-                    api=name,
-                    subject=subject,
-                    upstream_ms=None
-                    if upstream_seconds is None
-                    else round(upstream_seconds * 1000, 3),
-                    response_bytes=response_bytes,
-                )
+                request_id=incoming.request_id,
+                client_ip=incoming.client_ip,
+                method=incoming.method,
+                path=incoming.path,
+                status=status,
+                duration_ms=elapsed * 1000,
+                kind=kind,
+                tenant=tenant,
+                api=name,
+                subject=subject,
+                upstream_ms=None if upstream_seconds is None else upstream_seconds * 1000,
+                response_bytes=response_bytes,
             )
 
     # /proxy

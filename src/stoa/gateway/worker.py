@@ -24,6 +24,7 @@ from stoa.gateway.proxy.breaker import Breakers
 from stoa.gateway.proxy.pool import UpstreamPool
 from stoa.gateway.snapshot.holder import SnapshotHolder
 from stoa.gateway.telemetry.access_log import AccessLog
+from stoa.gateway.telemetry.flush import PeriodicFlush
 from stoa.kit.settings import Settings
 
 _log = logging.getLogger("stoa.gateway")
@@ -37,12 +38,14 @@ class Worker:
     bearer: BearerAuthenticator
     mcp: McpEndpoint
     redis: Redis | None
+    flusher: PeriodicFlush
 
     def install(self, snapshot: Snapshot) -> None:
         """Serve `snapshot` from now on (compiled first: a bad one leaves the old in place)."""
         self.context.holder.install(snapshot)
 
     async def close(self) -> None:
+        self.flusher.stop()
         self.server.close()
         await self.server.wait_closed()
         self.context.upstreams.close()
@@ -106,4 +109,6 @@ async def start_worker(
     server = await loop.create_server(
         lambda: HttpConnection(handler), host, port, reuse_port=reuse_port or None, backlog=4096
     )
-    return Worker(context, server, access_log, bearer, mcp, redis)
+    flusher = PeriodicFlush()
+    flusher.start()
+    return Worker(context, server, access_log, bearer, mcp, redis, flusher)

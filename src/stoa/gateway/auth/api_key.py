@@ -7,7 +7,6 @@ until its `expires_at` (the grace period) like any key with an expiry.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 from stoa.gateway.auth.caller import Caller
@@ -15,6 +14,7 @@ from stoa.gateway.snapshot.compiled import CompiledSnapshot
 from stoa.kit.api_key import KEY_PREFIX
 
 _BEARER_KEY = "Bearer " + KEY_PREFIX
+_CACHE_SIZE = 10_000
 
 
 class KeyRejected(Exception):
@@ -39,14 +39,20 @@ def caller_for_key(snapshot: CompiledSnapshot, presented: str, now: float) -> Ca
         raise KeyRejected(
             "this gateway's snapshot carries no key secret; API keys cannot be checked"
         )
-    if not presented.startswith(KEY_PREFIX):
-        raise KeyRejected(f"an API key starts with {KEY_PREFIX}")
-    digest = hmac.new(secret, presented.encode(), hashlib.sha256).hexdigest()
+    cache = snapshot.digest_cache
+    digest = cache.get(presented)
+    if digest is None:
+        if not presented.startswith(KEY_PREFIX):
+            raise KeyRejected(f"an API key starts with {KEY_PREFIX}")
+        digest = hmac.digest(secret, presented.encode(), "sha256").hex()
     entry = snapshot.key_by_digest.get(digest)
     # The lookup is by digest, so a near miss reveals nothing about the secret; the
     # constant-time compare keeps it that way should the table ever be searched instead.
     if entry is None or not hmac.compare_digest(entry.digest, digest):
         raise KeyRejected("the API key is not valid (unknown or revoked)")
+    if len(cache) >= _CACHE_SIZE:
+        cache.clear()
+    cache[presented] = digest
     if entry.expires_at is not None and now >= entry.expires_at:
         raise KeyRejected("the API key has expired; use its replacement")
     grants = snapshot.grants_by_application.get(entry.application_id, {})

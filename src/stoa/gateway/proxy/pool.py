@@ -203,6 +203,9 @@ class _BufferingSink:
     def on_upstream_body(self, chunk: bytes) -> None:
         self._body.append(chunk)
 
+    def on_upstream_flush(self) -> None:
+        pass
+
     def on_upstream_end(self) -> None:
         if not self.done.done():
             self.done.set_result(UpstreamReply(self._status, self._headers, b"".join(self._body)))

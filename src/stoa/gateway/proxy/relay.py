@@ -39,6 +39,7 @@ class ProxyRelay:
         "_finished",
         "_head_sent",
         "_incoming",
+        "_out",
         "_pool",
         "_request",
         "_response_bytes",
@@ -80,6 +81,7 @@ class ProxyRelay:
         self._status = 0
         self._response_bytes = 0
         self._sent_at = 0.0
+        self._out: list[bytes] = []
 
     def start(self) -> None:
         if not self._breaker.allows():
@@ -165,7 +167,7 @@ class ProxyRelay:
             self._chunked_out = True
         if not self._incoming.keep_alive:
             framing += b"connection: close\r\n"
-        self._client.write(
+        self._out.append(
             status_line(status) + b"".join(lines) + self._extra_head + framing + b"\r\n"
         )
         self._head_sent = True
@@ -174,6 +176,7 @@ class ProxyRelay:
             # close that upstream connection since its parser is out of step.
             if self._upstream is not None:
                 self._upstream.abandon()
+            self.on_upstream_flush()
             self._complete()
 
     def on_upstream_body(self, chunk: bytes) -> None:
@@ -181,15 +184,21 @@ class ProxyRelay:
             return
         self._response_bytes += len(chunk)
         if self._chunked_out:
-            self._client.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+            self._out.append(b"%x\r\n%b\r\n" % (len(chunk), chunk))
         else:
-            self._client.write(chunk)
+            self._out.append(chunk)
+
+    def on_upstream_flush(self) -> None:
+        if self._out:
+            self._client.write(b"".join(self._out))
+            self._out = []
 
     def on_upstream_end(self) -> None:
         if self._finished:
             return
         if self._chunked_out:
-            self._client.write(b"0\r\n\r\n")
+            self._out.append(b"0\r\n\r\n")
+        self.on_upstream_flush()
         upstream = self._upstream
         self._upstream = None
         if upstream is not None:
@@ -202,6 +211,7 @@ class ProxyRelay:
         upstream, self._upstream = self._upstream, None
         if self._head_sent:
             # Part of the response is out; the client must see the cut.
+            self.on_upstream_flush()
             self._finish(close=True)
             return
         if upstream is not None and upstream.reused and not got_bytes:
@@ -228,6 +238,7 @@ class ProxyRelay:
         self._breaker.failed()
         metrics.UPSTREAM_FAILURES.labels("timeout").inc()
         if self._head_sent:
+            self.on_upstream_flush()
             self._finish(close=True)
             return
         self._fail_with(

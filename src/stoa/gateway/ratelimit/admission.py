@@ -6,6 +6,7 @@ import calendar
 import math
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 from stoa.contract.snapshot import PlanEntry
 
@@ -49,14 +50,21 @@ def windows(plan: PlanEntry, now: float) -> list[Window]:
         start = now - now % 86400
         found.append(Window(f"d{int(start)}", plan.per_day, start, start + 86400))
     if plan.per_month is not None:
-        moment = time.gmtime(now)
-        start = float(calendar.timegm((moment.tm_year, moment.tm_mon, 1, 0, 0, 0)))
-        year, month = (
-            (moment.tm_year + 1, 1) if moment.tm_mon == 12 else (moment.tm_year, moment.tm_mon + 1)
-        )
-        end = float(calendar.timegm((year, month, 1, 0, 0, 0)))
+        start, end = _month_of(int(now // 86400))
         found.append(Window(f"M{int(start)}", plan.per_month, start, end))
     return found
+
+
+@lru_cache(maxsize=4)
+def _month_of(day: int) -> tuple[float, float]:
+    """Start and end (Unix seconds) of the UTC calendar month holding `day` (days since
+    the epoch); cached because calendar arithmetic costs more than the rest of a check."""
+    moment = time.gmtime(day * 86400)
+    start = float(calendar.timegm((moment.tm_year, moment.tm_mon, 1, 0, 0, 0)))
+    year, month = (
+        (moment.tm_year + 1, 1) if moment.tm_mon == 12 else (moment.tm_year, moment.tm_mon + 1)
+    )
+    return start, float(calendar.timegm((year, month, 1, 0, 0, 0)))
 
 
 def bucket_of(plan: PlanEntry) -> tuple[float, float] | None:

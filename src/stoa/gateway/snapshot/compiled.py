@@ -119,6 +119,9 @@ class CompiledSnapshot:
     key_hash_secret: bytes | None
     session_secret: bytes | None
     snapshot: Snapshot
+    # Presented key -> digest, for keys found valid under this snapshot: the HMAC costs
+    # more than the rest of a key check. Bounded; cleared with the snapshot.
+    digest_cache: dict[str, str] = field(default_factory=dict)
 
     def grants_for_owner(self, owner_id: str) -> Mapping[str, Grant]:
         """The grants of every application `owner_id` owns, one per API.

@@ -6,6 +6,8 @@ Labelled children are cached in plain dicts (`requests_child`), because
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from prometheus_client import Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (
@@ -75,33 +77,57 @@ UPSTREAM_FAILURES = Counter(
     ["reason"],
 )
 
-_overhead_children: dict[str, Histogram] = {}
-_upstream_children: dict[str, Histogram] = {}
+# The hot path only bumps plain counters here; `flush()` (every second, and before each
+# scrape) folds them into the Prometheus metrics. Each prometheus-client update takes a
+# lock and walks the buckets, which would cost more than the rest of a proxied request.
+_pending_requests: dict[tuple[str, str, str, str, int], int] = {}
+_STATUS_CLASS = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 
 
-def observe_overhead(kind: str, seconds: float) -> None:
-    child = _overhead_children.get(kind)
-    if child is None:
-        child = _overhead_children[kind] = OVERHEAD.labels(kind)
-    child.observe(seconds)
+class _PendingHistogram:
+    __slots__ = ("counts", "total")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(_LATENCY_BUCKETS) + 1)
+        self.total = 0.0
 
 
-def observe_upstream(kind: str, seconds: float) -> None:
-    child = _upstream_children.get(kind)
-    if child is None:
-        child = _upstream_children[kind] = UPSTREAM.labels(kind)
-    child.observe(seconds)
-
-
-_request_children: dict[tuple[str, str, str, str, str], Counter] = {}
+_pending_latency: dict[tuple[Histogram, str], _PendingHistogram] = {}
 
 
 def count_request(kind: str, tenant: str, api: str, tool: str, status: int) -> None:
-    key = (kind, tenant, api, tool, _STATUS_CLASS[status // 100])
-    child = _request_children.get(key)
-    if child is None:
-        child = _request_children[key] = REQUESTS.labels(*key)
-    child.inc()
+    key = (kind, tenant, api, tool, status // 100)
+    _pending_requests[key] = _pending_requests.get(key, 0) + 1
 
 
-_STATUS_CLASS = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
+def _observe(histogram: Histogram, kind: str, seconds: float) -> None:
+    pending = _pending_latency.get((histogram, kind))
+    if pending is None:
+        pending = _pending_latency[(histogram, kind)] = _PendingHistogram()
+    pending.counts[bisect_left(_LATENCY_BUCKETS, seconds)] += 1
+    pending.total += seconds
+
+
+def observe_overhead(kind: str, seconds: float) -> None:
+    _observe(OVERHEAD, kind, seconds)
+
+
+def observe_upstream(kind: str, seconds: float) -> None:
+    _observe(UPSTREAM, kind, seconds)
+
+
+def flush() -> None:
+    """Fold what the hot path counted into the Prometheus metrics."""
+    global _pending_requests, _pending_latency
+    requests, _pending_requests = _pending_requests, {}
+    for (kind, tenant, api, tool, status_class), count in requests.items():
+        REQUESTS.labels(kind, tenant, api, tool, _STATUS_CLASS.get(status_class, "5xx")).inc(count)
+    latency, _pending_latency = _pending_latency, {}
+    for (histogram, kind), pending in latency.items():
+        child = histogram.labels(kind)
+        # prometheus-client keeps per-bucket (not cumulative) counts, the last one for +Inf.
+        buckets = child._buckets
+        for index, count in enumerate(pending.counts):
+            if count:
+                buckets[index].inc(count)
+        child._sum.inc(pending.total)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import deque
 
 import msgspec
-from prometheus_client import Counter
 
 from stoa.gateway.telemetry import metrics
 
@@ -34,19 +33,29 @@ class UsageEvent(msgspec.Struct, frozen=True):
 
 
 buffer: deque[UsageEvent] = deque(maxlen=BUFFER_SIZE)
-_counters: dict[tuple[str, str], Counter] = {}
+# Counted here and folded into the metric by `flush_metrics` (see telemetry.metrics).
+_pending: dict[tuple[str, str], int] = {}
+_dropped = 0
 
 
 def record(event: UsageEvent) -> None:
     """Append `event` to the buffer (never blocks, never raises)."""
+    global _dropped
     if len(buffer) == BUFFER_SIZE:
-        metrics.USAGE_DROPPED.inc()
+        _dropped += 1
     buffer.append(event)
     key = (event.tenant, event.api)
-    child = _counters.get(key)
-    if child is None:
-        child = _counters[key] = metrics.USAGE_EVENTS.labels(*key)
-    child.inc()
+    _pending[key] = _pending.get(key, 0) + 1
+
+
+def flush_metrics() -> None:
+    global _pending, _dropped
+    pending, _pending = _pending, {}
+    for (tenant, api), count in pending.items():
+        metrics.USAGE_EVENTS.labels(tenant, api).inc(count)
+    if _dropped:
+        metrics.USAGE_DROPPED.inc(_dropped)
+        _dropped = 0
 
 
 def drain(limit: int = 10_000) -> list[UsageEvent]:

@@ -108,6 +108,8 @@ async def parse_request(
         values = params.get(name, ())
         return values[0] if values else None
 
+    if any("\x00" in value for values in params.values() for value in values):
+        raise ShownToUser("The request contains characters that are not allowed (NUL).")
     client_id = one("client_id")
     if not client_id:
         raise ShownToUser("The application did not say who it is (client_id is missing).")

@@ -15,6 +15,7 @@ Abuse limits: the body size, and `registrations_per_ip_per_hour` per client addr
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections import OrderedDict, deque
@@ -71,6 +72,8 @@ def validated_metadata(body: object, config: IdentityConfig) -> dict[str, Any]:
     """
     if not isinstance(body, dict):
         raise invalid_metadata("the registration request must be a JSON object")
+    if "\\u0000" in json.dumps(body):
+        raise invalid_metadata("the metadata must not contain NUL characters")
     uris = body.get("redirect_uris")
     if not isinstance(uris, list) or not uris:
         raise OAuthError("invalid_redirect_uri", "redirect_uris must be a non-empty list")

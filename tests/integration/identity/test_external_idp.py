@@ -14,6 +14,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from joserfc.jwk import ECKey
 
 from stoa.controlplane.app import create_app
 from stoa.controlplane.external_users import external_user_id
+from stoa.controlplane.models import User
+from stoa.kit.ids import new_id
 from stoa.kit.settings import Settings
 from support import seed_catalog
 from support.databases import create_database, drop_database
@@ -42,6 +45,8 @@ CLIENTS = [
     ProviderClient("acme-to-disable", claims={"tenant": "acme", **OWNERS}),
     ProviderClient("platform-operator", claims={"realm_access": {"roles": ["platform-admins"]}}),
     ProviderClient("lost-soul", claims={"tenant": "no-such-tenant", **OWNERS}),
+    ProviderClient("email-clash", claims={"tenant": "acme", "email": "taken@acme.example"}),
+    ProviderClient("acme-burst", claims={"tenant": "acme", **OWNERS}),
     ProviderClient(
         "tenant-hopper",
         claims={"tenant": "acme", **OWNERS},
@@ -112,6 +117,15 @@ def setup(
     world = World(settings, control_plane)
     seed_catalog.api(world, "acme", "weather")
     seed_catalog.api(world, "globex", "ledger")
+    world._run(
+        User(
+            id=new_id("usr"),
+            email="taken@acme.example",
+            name="Local",
+            kind="human",
+            tenant_id=world.tenant_id("acme"),
+        )
+    )
     server = ServerThread(create_app(settings), port=cp_port).start()
     try:
         yield Setup(provider, impostor, control_plane)
@@ -267,3 +281,30 @@ def test_a_token_whose_claims_were_altered_is_refused(setup: Setup) -> None:
     altered = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     refused = setup.call(f"{header}.{altered}.{signature}", "GET", "/v1/tenants/globex/apis")
     assert refused.status_code == 401
+
+
+def test_an_email_another_user_has_does_not_block_the_external_user(setup: Setup) -> None:
+    me = setup.as_client("email-clash", "GET", "/v1/users/me")
+    assert me.status_code == 200, me.text
+    assert me.json()["email"] is None
+    assert me.json()["tenant"] == "acme"
+
+
+def test_concurrent_first_calls_create_one_user_and_one_audit_entry(setup: Setup) -> None:
+    token = setup.provider.token("acme-burst", resource=setup.control_plane)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(
+            pool.map(
+                lambda _: setup.call(token, "GET", "/v1/tenants/acme/apis", timeout=30).status_code,
+                range(8),
+            )
+        )
+    assert statuses == [200] * 8
+    user_id = external_user_id(setup.provider.issuer, "acme-burst")
+    audit = setup.as_client(
+        "platform-operator",
+        "GET",
+        "/v1/audit",
+        params={"tenant": "acme", "action": "user.create", "target_id": user_id},
+    )
+    assert len(audit.json()["items"]) == 1

@@ -330,3 +330,23 @@ def test_userinfo_needs_the_openid_scope(world: World) -> None:
         f"{world.base_url}/oauth/userinfo", headers={"Authorization": f"Bearer {token}"}
     )
     assert _error(response, 403) == "insufficient_scope"
+
+
+def test_nul_characters_are_refused_not_stored(world: World, browser: Browser) -> None:
+    page = browser.http.get("/oauth/authorize?client_id=%00&response_type=code")
+    assert page.status_code == 400
+    assert page.headers["content-type"].startswith("text/html")
+    token = httpx.post(
+        f"{world.base_url}/oauth/token",
+        data={"grant_type": "refresh_token", "client_id": "oc_\x00", "refresh_token": "x"},
+    )
+    assert _error(token) == "invalid_request"
+    registration = httpx.post(
+        f"{world.base_url}/oauth/register",
+        json={"redirect_uris": ["https://app.example/cb"], "client_name": "a\x00b"},
+    )
+    assert _error(registration) == "invalid_client_metadata"
+    login = browser.http.post(
+        "/oauth/authorize/login", data={"email": "a\x00@b.c", "password": "x", "csrf": "x"}
+    )
+    assert login.status_code == 400

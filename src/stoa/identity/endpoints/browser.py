@@ -116,7 +116,11 @@ async def _page_form(request: Request) -> dict[str, str] | None:
         parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True)
     except (BodyTooLarge, UnicodeDecodeError):
         return None
-    return {name: values[0] for name, values in parsed.items()}
+    form = {name: values[0] for name, values in parsed.items()}
+    # NUL cannot be stored (PostgreSQL text) and has no business in a form.
+    if any("\x00" in name or "\x00" in value for name, value in form.items()):
+        return None
+    return form
 
 
 def _query(raw: str) -> Mapping[str, Sequence[str]]:

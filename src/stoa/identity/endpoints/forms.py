@@ -55,6 +55,8 @@ async def oauth_form(request: Request) -> dict[str, str]:
     for name, value in pairs:
         if name in form:
             raise invalid_request(f"parameter {name[:40]} is repeated")
+        if "\x00" in value or "\x00" in name:
+            raise invalid_request("parameters must not contain NUL characters")
         form[name] = value
     return form
 

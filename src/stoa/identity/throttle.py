@@ -95,6 +95,10 @@ class ThrottleStore(Protocol):
 
     async def clear(self, key: str) -> None: ...
 
+    async def close(self) -> None:
+        """Release connections, at shutdown."""
+        ...
+
 
 class MemoryThrottleStore:
     """Records in a dict: one process only. Old records are pruned as new ones arrive."""
@@ -119,6 +123,9 @@ class MemoryThrottleStore:
 
     async def clear(self, key: str) -> None:
         self._records.pop(key, None)
+
+    async def close(self) -> None:
+        """Nothing to release; here so both stores close alike."""
 
     def _prune(self, now: float, forget_after: float) -> None:
         stale = [k for k, r in self._records.items() if now - r.last_failure_at > forget_after]
@@ -173,6 +180,18 @@ class RedisThrottleStore:
 
     async def clear(self, key: str) -> None:
         await self._redis.delete(self._prefix + key)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def throttle_store(redis_url: str | None) -> ThrottleStore:
+    """The store for a deployment: Redis when `STOA_REDIS_URL` is set, so every replica
+    counts the same failures; otherwise in memory. The Redis client connects lazily; the
+    caller closes it (`store.close()`) at shutdown."""
+    if redis_url is None:
+        return MemoryThrottleStore()
+    return RedisThrottleStore(Redis.from_url(redis_url))
 
 
 def account_key(account: str) -> str:

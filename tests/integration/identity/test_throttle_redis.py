@@ -8,7 +8,15 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from stoa.identity.throttle import Decision, LoginThrottle, RedisThrottleStore, ThrottlePolicy
+from stoa.identity.throttle import (
+    Decision,
+    LoginThrottle,
+    MemoryThrottleStore,
+    RedisThrottleStore,
+    ThrottlePolicy,
+    account_key,
+    throttle_store,
+)
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 POLICY = ThrottlePolicy(
@@ -86,3 +94,18 @@ async def test_old_failures_are_forgotten_by_the_redis_store(redis: Redis, prefi
     clock.now += 150
     assert await throttle.record_failure(account="a@x", ip=None) == Decision(True)
     await redis.delete(*await redis.keys(prefix + "*"))
+
+
+@pytest.mark.anyio
+async def test_a_configured_redis_url_gives_a_shared_store(redis: Redis, prefix: str) -> None:
+    store = throttle_store(REDIS_URL)
+    assert isinstance(store, RedisThrottleStore)
+    try:
+        other = LoginThrottle(store, account_policy=POLICY, ip_policy=POLICY, clock=Clock())
+        await other.record_failure(account="shared@x", ip=None)
+        key = account_key("shared@x")
+        assert await redis.hget(f"stoa:login-throttle:{key}", "f") == b"1"
+    finally:
+        await redis.delete(f"stoa:login-throttle:{account_key('shared@x')}")
+        await store.close()
+    assert isinstance(throttle_store(None), MemoryThrottleStore)

@@ -1,0 +1,31 @@
+"""A grant for limiter tests, without a snapshot around it."""
+
+from __future__ import annotations
+
+from stoa.contract.snapshot import PlanEntry
+from stoa.gateway.snapshot.compiled import CompiledApi, Grant
+from stoa.gateway.snapshot.policies import EMPTY_POLICIES
+
+
+def grant_for(plan: PlanEntry, subscription: str) -> Grant:
+    api = CompiledApi(
+        id="api_1",
+        tenant_id="ten_1",
+        tenant="t",
+        name="a",
+        kind="rest",
+        upstream_url="",
+        upstream=None,
+        upstream_auth=None,
+        tools={},
+        policies=EMPTY_POLICIES,
+        entry=None,  # type: ignore[arg-type]
+    )
+    return Grant(
+        subscription_id=subscription,
+        application_id="app_1",
+        api=api,
+        plan=plan,
+        tools=(),
+        policies=EMPTY_POLICIES,
+    )

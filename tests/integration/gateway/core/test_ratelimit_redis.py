@@ -1,0 +1,88 @@
+"""Limits shared through Redis by every worker, and the local fallback when Redis is away."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from gateway_world import SnapshotSpec
+from limiter_support import grant_for
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+
+from conftest import StartGateway, Upstreams
+from stoa.contract.snapshot import PlanEntry
+from stoa.gateway.ratelimit.redis_shared import RedisLimiter
+
+REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+@pytest.fixture
+def redis_db() -> Iterator[Redis]:
+    client = Redis.from_url(REDIS_URL)
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.flushdb()
+        client.close()
+
+
+def test_two_workers_share_one_limit(
+    start_gateway: StartGateway, upstreams: Upstreams, redis_db: Redis
+) -> None:
+    spec: SnapshotSpec = upstreams.spec()
+    assert spec.keys is not None
+    spec.plan = PlanEntry(id="pln_gold", tenant_id="ten_demo", name="gold", per_minute=5)
+    gateway = start_gateway(spec, workers=2, env={"STOA_REDIS_URL": REDIS_URL})
+    statuses = []
+    for _ in range(12):
+        # A new connection each time, so the kernel spreads them over both workers.
+        with httpx.Client() as client:
+            statuses.append(
+                client.get(
+                    f"{gateway.url}/proxy/demo/echo/x", headers={"x-api-key": spec.keys.good}
+                ).status_code
+            )
+    assert statuses.count(200) == 5
+    assert statuses.count(429) == 7
+    assert redis_db.keys("stoa:rl:{sub_echo}:m*")
+
+
+def test_gateway_keeps_serving_with_local_limits_when_redis_is_down(
+    start_gateway: StartGateway, upstreams: Upstreams
+) -> None:
+    spec: SnapshotSpec = upstreams.spec()
+    assert spec.keys is not None
+    spec.plan = PlanEntry(id="pln_gold", tenant_id="ten_demo", name="gold", per_minute=3)
+    gateway = start_gateway(spec, env={"STOA_REDIS_URL": "redis://127.0.0.1:1/0"})
+    url = f"{gateway.url}/proxy/demo/echo/x"
+    statuses = [
+        httpx.get(url, headers={"x-api-key": spec.keys.good}, timeout=10).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
+    metrics = httpx.get(f"{gateway.url}/metrics").text
+    assert "stoa_gateway_ratelimit_local_fallback 1.0" in metrics
+    output = gateway.stop()
+    assert output.count("redis unreachable") == 1
+
+
+def test_redis_script_checks_everything_before_consuming(redis_db: Redis) -> None:
+    plan = PlanEntry(id="p", tenant_id="t", name="p", per_minute=2, per_day=3)
+    grant = grant_for(plan, "sub_script")
+
+    async def run() -> list[tuple[bool, int | None]]:
+        client = AsyncRedis.from_url(REDIS_URL)
+        try:
+            limiter = RedisLimiter(client)
+            answers = [await limiter.admit(grant) for _ in range(5)]
+        finally:
+            await client.aclose()
+        return [(answer.allowed, answer.remaining) for answer in answers]
+
+    assert asyncio.run(run()) == [(True, 1), (True, 0), (False, 0), (False, 0), (False, 0)]
+    (day_key,) = redis_db.keys("stoa:rl:{sub_script}:d*")
+    assert redis_db.get(day_key) == b"2"

@@ -51,9 +51,12 @@ async def principal_from_request(
     user_agent = request.headers.get("user-agent")
     request_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
     if not settings.uses_embedded_identity:
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not subject.strip():
+            raise Unauthenticated("the token's `sub` must be a non-empty string")
         tenant = await tenant_named_by_token(session, tenant_slug)
         principal = Principal(
-            user_id=external_user_id(settings.issuer, str(claims["sub"])),
+            user_id=external_user_id(settings.issuer, subject),
             label=_external_label(claims),
             tenant_id=tenant.id if tenant is not None else None,
             tenant_slug=tenant.slug if tenant is not None else None,

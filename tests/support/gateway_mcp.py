@@ -3,24 +3,37 @@
 from __future__ import annotations
 
 import base64
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
+
+import httpx
+import msgspec
 
 from stoa.contract.snapshot import (
     SCHEMA_VERSION,
     ApiEntry,
     ApplicationEntry,
     GatewaySecrets,
+    KeyEntry,
     PlanEntry,
     PolicyEntry,
     Snapshot,
     SubscriptionEntry,
     ToolEntry,
     UpstreamAuth,
+    encode_snapshot,
 )
 from stoa.controlplane.catalog.openapi import parse_openapi, tools_from_openapi
 from stoa.demo.weather import WEATHER_OPENAPI_PATH
 from stoa.gateway.auth.caller import Caller
 from stoa.gateway.snapshot.compiled import CompiledSnapshot, compile_snapshot
+from stoa.kit.api_key import generate_key
+from support.servers import free_port
 
 APP = "app-dev"
 SESSION_SECRET = base64.b64encode(b"s" * 32).decode()
@@ -131,3 +144,74 @@ def caller_of(
 
 def compiled(*args: Any, **kwargs: Any) -> CompiledSnapshot:
     return compile_snapshot(snapshot(*args, **kwargs))
+
+
+HASH_SECRET = b"h" * 32
+
+
+class GatewayRun:
+    """`stoa gateway --snapshot FILE` in a subprocess, for end-to-end tests."""
+
+    def __init__(
+        self,
+        built: Snapshot,
+        directory: Path,
+        *,
+        workers: int = 2,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        snapshot_file = directory / "snapshot.json"
+        snapshot_file.write_bytes(encode_snapshot(built))
+        stoa = Path(sys.executable).with_name("stoa")
+        self.process = subprocess.Popen(
+            [
+                *(str(stoa), "gateway", "--snapshot", str(snapshot_file)),
+                *("--port", str(self.port), "--workers", str(workers)),
+            ],
+            env={
+                **os.environ,
+                "STOA_GATEWAY_PUBLIC_URL": self.url,
+                "STOA_GATEWAY__ACCESS_LOG": "false",
+                **(env or {}),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                output = self.process.stdout.read().decode() if self.process.stdout else ""
+                raise RuntimeError(f"the gateway exited: {output}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("the gateway did not become ready")
+
+    def stop(self) -> str:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            out, _ = self.process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            out, _ = self.process.communicate()
+        return out.decode(errors="replace") if out else ""
+
+
+def with_key(built: Snapshot) -> tuple[Snapshot, str]:
+    """`built` with one API key of application `APP`, hashed with `HASH_SECRET`; and its secret."""
+    key = generate_key(HASH_SECRET)
+    secret = base64.b64encode(HASH_SECRET).decode()
+    return (
+        msgspec.structs.replace(
+            built,
+            keys=[KeyEntry(id="key-dev", application_id=APP, digest=key.digest)],
+            secrets=GatewaySecrets(key_hash_secret=secret, session_secret=SESSION_SECRET),
+        ),
+        key.secret,
+    )

@@ -73,6 +73,8 @@ def create_app(settings: Settings) -> FastAPI:
             try:
                 yield
             finally:
+                if settings.uses_embedded_identity:
+                    await app.state.identity.aclose()
                 await engine.dispose()
 
     app = FastAPI(

@@ -36,6 +36,7 @@ def create_identity_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            await identity.aclose()
             await engine.dispose()
 
     app = FastAPI(title="STOA identity", version="0.1.0", lifespan=lifespan, openapi_url=None)

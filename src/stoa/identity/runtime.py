@@ -7,6 +7,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
@@ -15,7 +16,12 @@ from stoa.identity.client_metadata import ClientMetadataDocuments
 from stoa.identity.config import IdentityConfig
 from stoa.identity.key_source import DatabaseKeySource
 from stoa.identity.registration import RegistrationLimiter
-from stoa.identity.throttle import LoginThrottle, MemoryThrottleStore
+from stoa.identity.throttle import (
+    LoginThrottle,
+    MemoryThrottleStore,
+    RedisThrottleStore,
+    ThrottleStore,
+)
 from stoa.kit.crypto import SecretBox
 from stoa.kit.settings import Settings
 from stoa.kit.ssrf import FetchPolicy
@@ -33,6 +39,12 @@ class IdentityRuntime:
     throttle: LoginThrottle
     registrations: RegistrationLimiter
     recovery_code_secret: bytes
+    redis: Redis | None = None
+
+    async def aclose(self) -> None:
+        """Release what `build_identity` opened (the Redis connection pool)."""
+        if self.redis is not None:
+            await self.redis.aclose()
 
 
 def build_identity(
@@ -44,7 +56,9 @@ def build_identity(
     keys: DatabaseKeySource | None = None,
 ) -> IdentityRuntime:
     """The runtime of the embedded authorization server for `settings` (issuer
-    `STOA_PUBLIC_URL`). Login throttling and registration limits count per process."""
+    `STOA_PUBLIC_URL`). Sign-in throttling is shared through Redis when `STOA_REDIS_URL`
+    is set (else per process); registration limits count per process. Close with
+    `aclose()`."""
     config = IdentityConfig(
         issuer=settings.public_url,
         access_token_seconds=settings.auth.access_token_minutes * 60,
@@ -52,6 +66,8 @@ def build_identity(
         login_session_seconds=settings.identity.login_session_hours * 3600,
         registrations_per_ip_per_hour=settings.identity.registrations_per_ip_per_hour,
     )
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    store: ThrottleStore = RedisThrottleStore(redis) if redis is not None else MemoryThrottleStore()
     return IdentityRuntime(
         settings=settings,
         config=config,
@@ -65,9 +81,10 @@ def build_identity(
             min_cache_seconds=config.client_metadata_min_cache_seconds,
             max_cache_seconds=config.client_metadata_max_cache_seconds,
         ),
-        throttle=LoginThrottle(MemoryThrottleStore()),
+        throttle=LoginThrottle(store),
         registrations=RegistrationLimiter(config.registrations_per_ip_per_hour),
         recovery_code_secret=hmac.new(master_key, b"stoa recovery codes", hashlib.sha256).digest(),
+        redis=redis,
     )
 
 

@@ -3,16 +3,20 @@ dynamic client registration with its limits, and a grant."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
+from stoa.cli import local_admin
 from stoa.identity.app import create_identity_app
 from stoa.kit.settings import Settings
 from support.databases import create_database
+from support.oauth import REDIRECT_URI, Browser, pkce_pair, register_client
 from support.servers import ServerThread, free_port
 
 
@@ -171,3 +175,69 @@ def test_registrations_are_limited_per_address(strict_identity: Identity) -> Non
 def test_unknown_routes_and_methods_are_not_server_errors(identity: Identity) -> None:
     assert httpx.get(f"{identity.url}/oauth/token").status_code == 405
     assert httpx.get(f"{identity.url}/oauth/authorize").status_code == 400
+
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def _forget_throttle_keys() -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        for key in client.scan_iter("stoa:login-throttle:*"):
+            client.delete(key)
+    finally:
+        client.close()
+
+
+def test_sign_in_throttling_is_shared_by_replicas_through_redis(tmp_path: Path) -> None:
+    _forget_throttle_keys()
+    database_url = create_database("sqlite", tmp_path)
+    replicas: list[ServerThread] = []
+    try:
+        for index in range(2):
+            port = free_port()
+            settings = Settings(
+                data_dir=tmp_path / "data",
+                database_url=database_url,
+                public_url=f"http://127.0.0.1:{port}",
+                redis_url=REDIS_URL,
+            )
+            replicas.append(ServerThread(create_identity_app(settings), port=port).start())
+            if index == 0:
+                asyncio.run(
+                    local_admin.create_user(
+                        settings,
+                        email="shared@acme.test",
+                        roles=["developer"],
+                        tenant="acme",
+                        password="right-password-123",
+                        create_tenant=True,
+                    )
+                )
+
+        def attempt(server: ServerThread, password: str) -> int:
+            client_id = register_client(server.url)["client_id"]
+            browser = Browser(server.url)
+            try:
+                page = browser.authorize(
+                    response_type="code",
+                    client_id=client_id,
+                    redirect_uri=REDIRECT_URI,
+                    code_challenge=pkce_pair()[1],
+                    code_challenge_method="S256",
+                )
+                answer = browser.submit(
+                    page, "/oauth/authorize/login", email="shared@acme.test", password=password
+                )
+                return answer.status_code
+            finally:
+                browser.close()
+
+        first, second = replicas
+        assert [attempt(first, "wrong") for _ in range(6)] == [400] * 6
+        # The other replica knows: the account is locked there too.
+        assert attempt(second, "right-password-123") == 429
+    finally:
+        for server in replicas:
+            server.stop()
+        _forget_throttle_keys()

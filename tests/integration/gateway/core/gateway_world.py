@@ -209,7 +209,7 @@ class GatewayProcess:
 
     def __init__(
         self,
-        snapshot_file: Path,
+        snapshot_file: Path | None,
         port: int,
         *,
         workers: int = 1,
@@ -229,8 +229,7 @@ class GatewayProcess:
             [
                 str(stoa),
                 "gateway",
-                "--snapshot",
-                str(snapshot_file),
+                *(["--snapshot", str(snapshot_file)] if snapshot_file else []),
                 "--port",
                 str(port),
                 "--workers",
@@ -255,10 +254,13 @@ class GatewayProcess:
             time.sleep(0.05)
         raise RuntimeError("gateway did not become ready")
 
-    def reload(self, snapshot: Snapshot) -> None:
-        """Write a new snapshot and SIGHUP the gateway; wait until it serves it."""
+    def reload(self, snapshot: Snapshot | None = None) -> None:
+        """Write `snapshot` (if given) and SIGHUP the gateway; wait until it serves a
+        snapshot other than the one it served before."""
         before = httpx.get(self.url + "/readyz").json()["snapshot"]
-        self.snapshot_file.write_bytes(encode_snapshot(snapshot))
+        if snapshot is not None:
+            assert self.snapshot_file is not None
+            self.snapshot_file.write_bytes(encode_snapshot(snapshot))
         self.process.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -65,9 +65,7 @@ async def principal_from_request(
             user_agent=user_agent,
             request_id=request_id,
         )
-        await provision_external_user(
-            session, issuer=settings.issuer, claims=claims, principal=principal
-        )
+        await provision_external_user(session, claims=claims, principal=principal)
         return principal
 
     user = await session.get(User, str(claims["sub"]))

@@ -101,11 +101,11 @@ async def _insert_if_absent(session: AsyncSession, values: dict[str, Any]) -> bo
 
 
 async def provision_external_user(
-    session: AsyncSession, *, issuer: str, claims: dict[str, Any], principal: Principal
+    session: AsyncSession, *, claims: dict[str, Any], principal: Principal
 ) -> User:
     """The active STOA user for verified `claims`, created on first sight.
 
-    `principal` is the caller as the token describes them (its `user_id` must be
+    `principal` is the caller as the token describes them (its `user_id` is
     `external_user_id(issuer, sub)`); it is the actor of the audit entry. Raises
     `Unauthenticated` when the user is disabled or belongs to another tenant than the
     token names.

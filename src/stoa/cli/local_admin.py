@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stoa.controlplane.audit import service as audit
 from stoa.controlplane.db import create_engine, create_sessionmaker, session_scope
 from stoa.controlplane.models import Tenant
 from stoa.controlplane.principal import PLATFORM_ADMIN, Principal
@@ -139,4 +140,14 @@ async def rotate_key(settings: Settings) -> str:
     """Rotate the identity service's signing key; returns the new key id. The previous
     key stays published until the tokens it signed have expired."""
     async with transaction(settings) as session:
-        return await rotate_signing_key(session, _secret_box(settings))
+        kid = await rotate_signing_key(session, _secret_box(settings))
+        await audit.record(
+            session,
+            LOCAL_OPERATOR,
+            action="signing_key.rotate",
+            target_type="signing_key",
+            target_id=kid,
+            tenant_id=None,
+            after={"kid": kid},
+        )
+        return kid

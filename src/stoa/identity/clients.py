@@ -128,13 +128,14 @@ def presented_credentials(
             raise invalid_client(
                 "the Basic authorization header is malformed", basic=True
             ) from None
-        client_id, secret = unquote(raw_id), unquote(raw_secret)
+        # An empty secret is a public client using Basic just to name itself.
+        client_id, secret = unquote(raw_id), unquote(raw_secret) or None
         if form_client_id is not None and form_client_id != client_id:
             raise invalid_request("client_id in the body differs from the authenticated client")
         return PresentedCredentials(client_id, secret, basic=True)
     if not form_client_id:
         raise invalid_client("name the client: client_id, or HTTP Basic authentication")
-    return PresentedCredentials(form_client_id, form_secret, basic=False)
+    return PresentedCredentials(form_client_id, form_secret or None, basic=False)
 
 
 async def authenticated_client(

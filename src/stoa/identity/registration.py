@@ -25,7 +25,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stoa.controlplane.audit import service as audit
 from stoa.controlplane.models import OAuthClient
+from stoa.controlplane.principal import Principal
 from stoa.identity.config import (
     AUTHORIZATION_CODE,
     REFRESH_TOKEN,
@@ -128,6 +130,23 @@ async def register(
     row = OAuthClient(id=new_id("oc"), registered_from=source_ip, **metadata)
     session.add(row)
     await session.flush()
+    registrant = Principal(
+        user_id="anonymous",
+        label=f"dynamic client registration from {source_ip or 'an unknown address'}",
+        tenant_id=None,
+        tenant_slug=None,
+        roles=frozenset(),
+        source_ip=source_ip,
+    )
+    await audit.record(
+        session,
+        registrant,
+        action="oauth_client.register",
+        target_type="oauth_client",
+        target_id=row.id,
+        tenant_id=None,
+        after=audit.snapshot_of(row),
+    )
     answer: dict[str, Any] = {
         "client_id": row.id,
         "client_id_issued_at": int(row.created_at.timestamp()),

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stoa.controlplane.audit import service as audit
 from stoa.controlplane.models import User, UserTotp
 from stoa.controlplane.models.base import utcnow
+from stoa.controlplane.principal import Principal
 from stoa.identity import totp
 from stoa.identity.recovery_codes import consume_recovery_code, generate_recovery_codes
 from stoa.kit.crypto import SecretBox
@@ -81,10 +83,17 @@ async def pending_enrolment(session: AsyncSession, box: SecretBox, user: User) -
 
 
 async def confirm_enrolment(
-    session: AsyncSession, box: SecretBox, hash_secret: bytes, user: User, code: str
+    session: AsyncSession,
+    box: SecretBox,
+    hash_secret: bytes,
+    user: User,
+    code: str,
+    *,
+    actor: Principal,
 ) -> list[str] | None:
-    """Turn the factor on if `code` is valid for the pending secret; returns the recovery
-    codes (to show once), or None if the code is wrong or nothing is pending."""
+    """Turn the factor on if `code` is valid for the pending secret (audited as `actor`);
+    returns the recovery codes (to show once), or None if the code is wrong or nothing is
+    pending."""
     row = await session.get(UserTotp, user.id)
     if row is None or row.confirmed_at is not None:
         return None
@@ -97,4 +106,13 @@ async def confirm_enrolment(
     row.last_step = step
     row.recovery_code_digests = list(issued.digests)
     await session.flush()
+    await audit.record(
+        session,
+        actor,
+        action="user.totp_enable",
+        target_type="user",
+        target_id=user.id,
+        tenant_id=user.tenant_id,
+        after={"totp": "on", "recovery_codes": len(issued.codes)},
+    )
     return list(issued.codes)

@@ -287,3 +287,12 @@ def test_rotated_signing_key_is_published_and_trusted(world: World) -> None:
             ).status_code
             == 200
         )
+
+
+def test_client_registration_is_audited(world: World) -> None:
+    client = register_client(world.base_url)
+    admin = world.platform_admin()
+    entries = admin.get("/v1/audit", params={"action": "oauth_client.register"}).json()["items"]
+    assert [e["target_id"] for e in entries] == [client["client_id"]]
+    assert entries[0]["actor_id"] == "anonymous"
+    assert "127.0.0.1" in entries[0]["actor_label"]

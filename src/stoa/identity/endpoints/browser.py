@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from stoa.controlplane.models import User
+from stoa.controlplane.principal import Principal
 from stoa.controlplane.user import service as user_service
 from stoa.identity import pages, second_factor
 from stoa.identity.authorization import (
@@ -448,8 +449,22 @@ async def confirm_enrolment(request: Request) -> Response:
         if current is None:
             return _login(page, None, "", error="Your sign-in has expired. Sign in again.")
         user = current[0]
+        actor = Principal(
+            user_id=user.id,
+            label=user.email or user.name,
+            tenant_id=user.tenant_id,
+            tenant_slug=None,
+            roles=frozenset(),
+            source_ip=client_address(request),
+            user_agent=request.headers.get("user-agent"),
+        )
         codes = await second_factor.confirm_enrolment(
-            session, runtime.box, runtime.recovery_code_secret, user, form.get("code", "")
+            session,
+            runtime.box,
+            runtime.recovery_code_secret,
+            user,
+            form.get("code", ""),
+            actor=actor,
         )
         if codes is not None:
             return page.respond(pages.recovery_codes_page(codes))

@@ -72,8 +72,10 @@ def _start(browser: Browser, client_id: str, email: str, password: str) -> httpx
 def test_enrolled_user_must_give_a_one_time_code_after_the_password(
     world: World, browser: Browser
 ) -> None:
-    person(world, "totp@acme.test", PASSWORD)
+    user = person(world, "totp@acme.test", PASSWORD)
     secret, _ = _enrol(world, "totp@acme.test")
+    audit = world.platform_admin().get("/v1/audit", params={"action": "user.totp_enable"})
+    assert [e["target_id"] for e in audit.json()["items"]] == [user.user_id]
     client = register_client(world.base_url)
 
     step = _start(browser, client["client_id"], "totp@acme.test", PASSWORD)

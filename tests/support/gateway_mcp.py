@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -215,3 +216,16 @@ def with_key(built: Snapshot) -> tuple[Snapshot, str]:
         ),
         key.secret,
     )
+
+
+@dataclass
+class Stack:
+    """A running gateway and the API key of application `APP`."""
+
+    gateway: GatewayRun
+    key: str
+
+    @property
+    def url(self) -> str:
+        """The aggregate MCP endpoint."""
+        return self.gateway.url + "/mcp"

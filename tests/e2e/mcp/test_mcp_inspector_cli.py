@@ -9,23 +9,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from stoa.demo.toolbox import create_toolbox_app
-from stoa.demo.weather import create_weather_app
-from support.gateway_mcp import (
-    GatewayRun,
-    api,
-    snapshot,
-    toolbox_tools,
-    weather_tools,
-    with_key,
-)
-from support.servers import ServerThread
+from support.gateway_mcp import Stack
 
 pytestmark = [
     pytest.mark.e2e,
@@ -34,33 +22,6 @@ pytestmark = [
 ]
 
 INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
-
-
-@dataclass
-class Stack:
-    url: str
-    key: str
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    toolbox = ServerThread(create_toolbox_app(), ready_path="/").start()
-    weather = ServerThread(create_weather_app(), ready_path="/openapi.yaml").start()
-    built, key = with_key(
-        snapshot(
-            [
-                api("a-weather", "weather", "rest", weather.url, weather_tools()),
-                api("a-toolbox", "toolbox", "mcp", toolbox.url + "/mcp", toolbox_tools()),
-            ]
-        )
-    )
-    gateway = GatewayRun(built, tmp_path_factory.mktemp("gw"), workers=2)
-    try:
-        yield Stack(gateway.url + "/mcp", key)
-    finally:
-        gateway.stop()
-        toolbox.stop()
-        weather.stop()
 
 
 def inspector(stack: Stack, *args: str, key: bool = True) -> tuple[int, Any]:

@@ -7,8 +7,7 @@ on different workers: the signed session id is what makes that work.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -17,46 +16,9 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from stoa.demo.toolbox import create_toolbox_app
-from stoa.demo.weather import create_weather_app
-from support.gateway_mcp import (
-    GatewayRun,
-    api,
-    snapshot,
-    toolbox_tools,
-    weather_tools,
-    with_key,
-)
-from support.servers import ServerThread
+from support.gateway_mcp import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
-
-
-@dataclass
-class Stack:
-    gateway: GatewayRun
-    key: str
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    toolbox = ServerThread(create_toolbox_app(), ready_path="/").start()
-    weather = ServerThread(create_weather_app(), ready_path="/openapi.yaml").start()
-    built, key = with_key(
-        snapshot(
-            [
-                api("a-weather", "weather", "rest", weather.url, weather_tools()),
-                api("a-toolbox", "toolbox", "mcp", toolbox.url + "/mcp", toolbox_tools()),
-            ]
-        )
-    )
-    gateway = GatewayRun(built, tmp_path_factory.mktemp("gw"), workers=2)
-    try:
-        yield Stack(gateway, key)
-    finally:
-        gateway.stop()
-        toolbox.stop()
-        weather.stop()
 
 
 async def client(stack: Stack, path: str = "/mcp", **kwargs: Any) -> AsyncIterator[Client]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
@@ -18,8 +19,11 @@ from stoa.kit.settings import Settings
 from stoa.kit.ssrf import FetchPolicy
 
 
-def create_identity_app(settings: Settings) -> FastAPI:
-    """The identity endpoints with their own engine; the issuer is `STOA_PUBLIC_URL`."""
+def create_identity_app(
+    settings: Settings, *, client_metadata_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """The identity endpoints with their own engine; the issuer is `STOA_PUBLIC_URL`.
+    `client_metadata_transport` is for tests (see `runtime.build_identity`)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -31,6 +35,7 @@ def create_identity_app(settings: Settings) -> FastAPI:
             create_sessionmaker(engine),
             master_key=secrets.master_key,
             fetch_policy=FetchPolicy.from_settings(settings),
+            client_metadata_transport=client_metadata_transport,
         )
         await ensure_signing_key(identity.sessions, identity.box)
         try:

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
@@ -54,11 +55,15 @@ def build_identity(
     master_key: bytes,
     fetch_policy: FetchPolicy,
     keys: DatabaseKeySource | None = None,
+    client_metadata_transport: httpx.AsyncBaseTransport | None = None,
 ) -> IdentityRuntime:
     """The runtime of the embedded authorization server for `settings` (issuer
-    `STOA_PUBLIC_URL`). Sign-in throttling is shared through Redis when `STOA_REDIS_URL`
-    is set (else per process); registration limits count per process. Close with
-    `aclose()`."""
+    `STOA_PUBLIC_URL`). Close with `aclose()`.
+
+    `client_metadata_transport` replaces the network for client ID metadata documents
+    (the SSRF checks still run). Sign-in throttling is shared through Redis when
+    `STOA_REDIS_URL` is set (else per process); registration limits count per process.
+    """
     config = IdentityConfig(
         issuer=settings.public_url,
         access_token_seconds=settings.auth.access_token_minutes * 60,
@@ -80,6 +85,7 @@ def build_identity(
             max_bytes=config.client_metadata_bytes,
             min_cache_seconds=config.client_metadata_min_cache_seconds,
             max_cache_seconds=config.client_metadata_max_cache_seconds,
+            transport=client_metadata_transport,
         ),
         throttle=LoginThrottle(store),
         registrations=RegistrationLimiter(config.registrations_per_ip_per_hour),

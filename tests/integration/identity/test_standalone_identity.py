@@ -16,7 +16,14 @@ from stoa.cli import local_admin
 from stoa.identity.app import create_identity_app
 from stoa.kit.settings import Settings
 from support.databases import create_database
-from support.oauth import REDIRECT_URI, Browser, pkce_pair, register_client
+from support.oauth import (
+    REDIRECT_URI,
+    Browser,
+    exchange,
+    obtain_code,
+    pkce_pair,
+    register_client,
+)
 from support.servers import ServerThread, free_port
 
 
@@ -241,3 +248,82 @@ def test_sign_in_throttling_is_shared_by_replicas_through_redis(tmp_path: Path) 
         for server in replicas:
             server.stop()
         _forget_throttle_keys()
+
+
+AGENT_DOCUMENT_URL = "https://127.0.0.1/agents/claude.json"
+
+
+def test_client_id_metadata_document_client_signs_a_user_in(tmp_path: Path) -> None:
+    """A client known only by its metadata document URL goes through the whole flow. The
+    document's host is served by a MockTransport (no TLS server on loopback in tests); the
+    SSRF checks of the fetcher run as in production."""
+    fetched: list[str] = []
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        fetched.append(str(request.url))
+        return httpx.Response(
+            200,
+            json={
+                "client_id": AGENT_DOCUMENT_URL,
+                "client_name": "Claude (metadata document)",
+                "redirect_uris": [REDIRECT_URI],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "token_endpoint_auth_method": "none",
+            },
+            headers={"cache-control": "max-age=600"},
+        )
+
+    port = free_port()
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=create_database("sqlite", tmp_path),
+        public_url=f"http://127.0.0.1:{port}",
+    )
+    asyncio.run(
+        local_admin.create_user(
+            settings,
+            email="cimd@acme.test",
+            roles=["developer"],
+            tenant="acme",
+            password="right-password-123",
+            create_tenant=True,
+        )
+    )
+    app = create_identity_app(settings, client_metadata_transport=httpx.MockTransport(serve))
+    server = ServerThread(app, port=port).start()
+    browser = Browser(server.url)
+    try:
+        result = obtain_code(
+            browser, AGENT_DOCUMENT_URL, "cimd@acme.test", "right-password-123", scope="openid"
+        )
+        tokens = exchange(server.url, AGENT_DOCUMENT_URL, result)
+        assert tokens.status_code == 200, tokens.text
+        assert "refresh_token" in tokens.json()
+        info = httpx.get(
+            f"{server.url}/oauth/userinfo",
+            headers={"Authorization": f"Bearer {tokens.json()['access_token']}"},
+        )
+        assert info.json()["sub"]
+        # Fetched once, then served from the cache for the token request.
+        assert len(fetched) == 1
+        wrong_uri = browser.authorize(
+            response_type="code",
+            client_id=AGENT_DOCUMENT_URL,
+            redirect_uri="http://127.0.0.1:9/elsewhere",
+            code_challenge=pkce_pair()[1],
+            code_challenge_method="S256",
+        )
+        assert wrong_uri.status_code == 400
+        assert "redirect_uri mismatch" in wrong_uri.text
+    finally:
+        browser.close()
+        server.stop()
+
+
+def test_unreachable_metadata_document_is_explained_to_the_user(identity: Identity) -> None:
+    answer = httpx.get(
+        f"{identity.url}/oauth/authorize",
+        params={"response_type": "code", "client_id": "https://127.0.0.1:9/nothing.json"},
+    )
+    assert answer.status_code == 400
+    assert "cannot be verified" in answer.text

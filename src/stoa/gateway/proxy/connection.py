@@ -15,7 +15,11 @@ import httptools
 class ResponseSink(Protocol):
     """Receives one upstream response, in order: head, body chunks, then end or failure."""
 
-    def on_upstream_head(self, status: int, headers: list[tuple[bytes, bytes]]) -> None: ...
+    def on_upstream_head(self, status: int, head: bytes) -> None:
+        """`head`: the response's status line and header lines as received, ending with
+        the empty line (kept raw: parsing each header in Python costs more than relaying)."""
+        ...
+
     def on_upstream_body(self, chunk: bytes) -> None: ...
     def on_upstream_end(self) -> None: ...
     def on_upstream_flush(self) -> None:
@@ -33,7 +37,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     __slots__ = (
         "_got_bytes",
-        "_headers",
+        "_head",
         "_keep_alive",
         "_parser",
         "_release",
@@ -51,7 +55,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.reused = False
         self._parser = httptools.HttpResponseParser(self)
         self._sink: ResponseSink | None = None
-        self._headers: list[tuple[bytes, bytes]] = []
+        self._head: bytes | None = b""  # bytes received while the head is incomplete
         self._got_bytes = False
         self._keep_alive = True
         self._release: object = None
@@ -68,6 +72,8 @@ class UpstreamConnection(asyncio.Protocol):
             return
         self._got_bytes = True
         sink = self._sink
+        if self._head is not None:
+            self._head += data
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError:
@@ -93,7 +99,7 @@ class UpstreamConnection(asyncio.Protocol):
         """Write one serialized request; the response goes to `sink`."""
         assert self.transport is not None
         self._sink = sink
-        self._headers = []
+        self._head = b""
         self._got_bytes = False
         self.transport.write(data)
 
@@ -119,19 +125,26 @@ class UpstreamConnection(asyncio.Protocol):
             sink.on_upstream_failure(reason, self._got_bytes)
 
     # httptools callbacks
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
-
     def on_headers_complete(self) -> None:
+        received = self._head or b""
+        end = received.find(b"\r\n\r\n") + 4
+        status = self._parser.get_status_code()
+        if status < 200:
+            # An interim response (103 Early Hints): skip it, the real head follows.
+            self._head = received[end:]
+            return
+        self._head = None
         self._keep_alive = self._parser.should_keep_alive()
         if self._sink is not None:
-            self._sink.on_upstream_head(self._parser.get_status_code(), self._headers)
+            self._sink.on_upstream_head(status, received[:end])
 
     def on_body(self, body: bytes) -> None:
         if self._sink is not None:
             self._sink.on_upstream_body(body)
 
     def on_message_complete(self) -> None:
+        if self._head is not None:
+            return  # the end of an interim response
         sink, self._sink = self._sink, None
         if not self._keep_alive:
             self.close()

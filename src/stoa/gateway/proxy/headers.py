@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from stoa.gateway.snapshot.compiled import CompiledApi
@@ -26,19 +27,6 @@ _NOT_FORWARDED = frozenset(
         b"expect",
         b"x-request-id",
         b"x-forwarded-for",
-    }
-)
-_NOT_RETURNED = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-        b"proxy-authenticate",
-        b"content-length",
     }
 )
 
@@ -106,21 +94,23 @@ def upstream_head(
     return b"".join(parts)
 
 
-def returned_headers(headers: list[tuple[bytes, bytes]]) -> tuple[list[bytes], int | None, bool]:
-    """Header lines to pass back, the upstream's Content-Length if any, and whether the
-    upstream used chunked framing."""
-    lines: list[bytes] = []
-    length: int | None = None
-    chunked = False
-    for name, value in headers:
-        lower = name.lower()
-        if lower in _NOT_RETURNED:
-            if lower == b"content-length" and value.strip().isdigit():
-                length = int(value)
-            elif lower == b"transfer-encoding":
-                chunked = True
-            continue
-        if lower == b"x-request-id":
-            continue
-        lines.append(name + b": " + value + b"\r\n")
-    return lines, length, chunked
+_NOT_RETURNED_LINE = re.compile(
+    rb"\r\n(?:connection|keep-alive|proxy-connection|te|trailer|transfer-encoding|upgrade"
+    rb"|proxy-authenticate|content-length|x-request-id)[ \t]*:[^\r\n]*",
+    re.IGNORECASE,
+)
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*(\d+)", re.IGNORECASE)
+_CHUNKED = re.compile(rb"\r\ntransfer-encoding[ \t]*:[^\r\n]*chunked", re.IGNORECASE)
+
+
+def returned_head(head: bytes) -> tuple[bytes, int | None]:
+    """The upstream's header lines to pass back (without the status line and the final
+    empty line; each line starting with CRLF) and its Content-Length, if the body is
+    framed by one."""
+    first = head.find(b"\r\n")
+    block = head[first:-4] if head.endswith(b"\r\n\r\n") else head[first:]
+    length_match = _CONTENT_LENGTH.search(block)
+    length = None
+    if length_match is not None and _CHUNKED.search(block) is None:
+        length = int(length_match.group(1))
+    return _NOT_RETURNED_LINE.sub(b"", block), length

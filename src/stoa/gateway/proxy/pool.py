@@ -178,6 +178,15 @@ class UpstreamPool:
         return self._ssl
 
 
+def _parse_head(head: bytes) -> list[tuple[bytes, bytes]]:
+    headers = []
+    for line in head.split(b"\r\n")[1:]:
+        name, sep, value = line.partition(b":")
+        if sep:
+            headers.append((name.strip(), value.strip()))
+    return headers
+
+
 class _Broken(Exception):
     def __init__(self, reason: str, got_bytes: bool) -> None:
         super().__init__(reason)
@@ -194,9 +203,10 @@ class _BufferingSink:
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
 
-    def on_upstream_head(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+    def on_upstream_head(self, status: int, head: bytes) -> None:
         self._status = status
-        self._headers = headers
+        self._headers = _parse_head(head)
+        headers = self._headers
         if self.head_only and not self.done.done():
             self.done.set_result(UpstreamReply(status, headers, b""))
 

@@ -17,7 +17,7 @@ from stoa.gateway.http.server import HttpConnection, Incoming
 from stoa.gateway.http.wire import status_line
 from stoa.gateway.proxy.breaker import CircuitBreaker
 from stoa.gateway.proxy.connection import UpstreamConnection
-from stoa.gateway.proxy.headers import returned_headers
+from stoa.gateway.proxy.headers import returned_head
 from stoa.gateway.proxy.pool import UpstreamError, UpstreamPool
 from stoa.gateway.snapshot.compiled import UpstreamTarget
 from stoa.gateway.telemetry import metrics
@@ -151,10 +151,10 @@ class ProxyRelay:
         self._done(499, self._response_bytes, time.perf_counter() - self._sent_at)
 
     # ResponseSink
-    def on_upstream_head(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+    def on_upstream_head(self, status: int, head: bytes) -> None:
         if self._finished:
             return
-        lines, length, _ = returned_headers(headers)
+        lines, length = returned_head(head)
         self._status = status
         head_only = self._incoming.method == "HEAD"
         framing: bytes
@@ -168,7 +168,7 @@ class ProxyRelay:
         if not self._incoming.keep_alive:
             framing += b"connection: close\r\n"
         self._out.append(
-            status_line(status) + b"".join(lines) + self._extra_head + framing + b"\r\n"
+            status_line(status)[:-2] + lines + b"\r\n" + self._extra_head + framing + b"\r\n"
         )
         self._head_sent = True
         if head_only:

@@ -18,6 +18,7 @@ from stoa.gateway import ratelimit
 from stoa.gateway.auth.bearer import BearerAuthenticator
 from stoa.gateway.context import GatewayContext
 from stoa.gateway.handler import GatewayHandler
+from stoa.gateway.http.idle import IdleReaper
 from stoa.gateway.http.server import HttpConnection
 from stoa.gateway.mcp.endpoint import McpEndpoint
 from stoa.gateway.proxy.breaker import Breakers
@@ -39,6 +40,7 @@ class Worker:
     mcp: McpEndpoint
     redis: Redis | None
     flusher: PeriodicFlush
+    reaper: IdleReaper
 
     def install(self, snapshot: Snapshot) -> None:
         """Serve `snapshot` from now on (compiled first: a bad one leaves the old in place)."""
@@ -46,6 +48,7 @@ class Worker:
 
     async def close(self) -> None:
         self.flusher.stop()
+        self.reaper.stop()
         self.server.close()
         await self.server.wait_closed()
         self.context.upstreams.close()
@@ -106,9 +109,15 @@ async def start_worker(
         mcp=mcp,
     )
     loop = asyncio.get_running_loop()
+    reaper = IdleReaper()
     server = await loop.create_server(
-        lambda: HttpConnection(handler), host, port, reuse_port=reuse_port or None, backlog=4096
+        lambda: HttpConnection(handler, reaper),
+        host,
+        port,
+        reuse_port=reuse_port or None,
+        backlog=4096,
     )
+    reaper.start()
     flusher = PeriodicFlush()
     flusher.start()
-    return Worker(context, server, access_log, bearer, mcp, redis, flusher)
+    return Worker(context, server, access_log, bearer, mcp, redis, flusher, reaper)

@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 import httptools
 
+from stoa.gateway.http.idle import IdleReaper
 from stoa.gateway.http.problem import problem
 from stoa.gateway.http.request import Request
 from stoa.gateway.http.response import Response
@@ -125,8 +126,10 @@ class Handler(Protocol):
 class HttpConnection(asyncio.Protocol):
     """One client connection."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, reaper: IdleReaper | None = None) -> None:
         self._handler = handler
+        self._reaper = reaper
+        self.last_active = time.monotonic()
         self._parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.client_ip = ""
@@ -151,8 +154,11 @@ class HttpConnection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.client_ip = peer[0] if isinstance(peer, tuple) else ""
+        if self._reaper is not None:
+            self._reaper.connections.add(self)
 
     def data_received(self, data: bytes) -> None:
+        self.last_active = time.monotonic()
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -162,12 +168,19 @@ class HttpConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._reaper is not None:
+            self._reaper.connections.discard(self)
         relay, self.relay = self.relay, None
         if relay is not None:
             relay.cancel()
         for task in self._tasks:
             task.cancel()
         self._queue.clear()
+
+    @property
+    def answering(self) -> bool:
+        """Whether a response is in progress (the client waits on us, not the reverse)."""
+        return self._busy
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -276,6 +289,7 @@ class HttpConnection(asyncio.Protocol):
             self._handler.handle(self, following)
         else:
             self._busy = False
+            self.last_active = time.monotonic()
 
     def close(self) -> None:
         if self.transport is not None and not self.closed:

@@ -30,6 +30,8 @@ import logging
 import os
 from typing import Any, Final, Protocol
 
+import msgspec
+
 from stoa.gateway.auth.caller import Caller
 from stoa.gateway.http.request import Request
 from stoa.gateway.http.response import Response
@@ -56,6 +58,7 @@ from stoa.gateway.mcp.methods import (
     InsufficientScope,
     McpScope,
     Methods,
+    RawResult,
     Timeouts,
 )
 from stoa.gateway.mcp.origin import OriginPolicy
@@ -234,6 +237,9 @@ class McpEndpoint:
             result = await self.methods.dispatch(call, message.method, message.params)
         except JsonRpcError as exc:
             return self._failure(exc, _MODERN_STATUS.get(exc.code, 200), message.id, scope, sse)
+        if isinstance(result, RawResult):
+            raw = result.raw if result.complete else _completed(result.raw)
+            return _answer(jsonrpc.result_message(_rid(message), raw), sse)
         result.setdefault("resultType", "complete")
         if message.method in _LIST_METHODS:
             result["ttlMs"] = self._list_ttl_ms
@@ -357,7 +363,10 @@ class McpEndpoint:
                     forbidden = exc
                 answers.append(jsonrpc.error_message(message.id, exc))
                 continue
-            answers.append(jsonrpc.result_message(_rid(message), result))
+            if isinstance(result, RawResult):
+                answers.append(jsonrpc.result_message(_rid(message), result.raw))
+            else:
+                answers.append(jsonrpc.result_message(_rid(message), result))
         if not answers:
             return Response(202)
         if not batch and forbidden is not None:
@@ -461,6 +470,14 @@ class McpEndpoint:
         response = _answer(jsonrpc.error_message(request_id, exc), sse)
         response.headers.extend(exc.headers)
         return response
+
+
+def _completed(raw: msgspec.Raw) -> msgspec.Raw:
+    """`raw` (an encoded JSON object) with `"resultType":"complete"` as its first member."""
+    data = bytes(raw).strip()
+    inner = data[1:].lstrip()
+    separator = b"" if inner.startswith(b"}") else b","
+    return msgspec.Raw(b'{"resultType":"complete"' + separator + inner)
 
 
 def _accepts_json(accept: str) -> bool:

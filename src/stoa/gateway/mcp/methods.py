@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+import msgspec
+
 from stoa.gateway import ratelimit, usage
 from stoa.gateway.auth.caller import Caller
 from stoa.gateway.mcp.catalog import Catalog, ToolView, split_prefixed
@@ -97,6 +99,21 @@ class InsufficientScope(JsonRpcError):
         self.scope = scope
 
 
+@dataclass(frozen=True, slots=True)
+class RawResult:
+    """A result passed on as the upstream encoded it (no decode, no re-encode).
+
+    `complete` says whether it already carries `resultType` (upstreams speaking 2026-07-28
+    must send it); otherwise the endpoint adds it for 2026-07-28 clients.
+    """
+
+    raw: msgspec.Raw
+    complete: bool
+
+
+Result = dict[str, Any] | RawResult
+
+
 @dataclass(slots=True)
 class Timeouts:
     call: float = 30.0
@@ -121,7 +138,7 @@ class Methods:
         self.timeouts = timeouts
         self.page_size = page_size
         self.max_response_bytes = max_response_bytes
-        self.table: dict[str, Callable[[Call, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
+        self.table: dict[str, Callable[[Call, dict[str, Any]], Awaitable[Result]]] = {
             "ping": self.ping,
             "server/discover": self.discover,
             "tools/list": self.tools_list,
@@ -133,7 +150,7 @@ class Methods:
             "prompts/get": self.prompts_get,
         }
 
-    async def dispatch(self, call: Call, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def dispatch(self, call: Call, method: str, params: dict[str, Any]) -> Result:
         handler = self.table.get(method)
         if handler is None:
             raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {method}", http_status=404)
@@ -164,7 +181,7 @@ class Methods:
 
     # --- tools/call -------------------------------------------------------------------
 
-    async def tools_call(self, call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    async def tools_call(self, call: Call, params: dict[str, Any]) -> Result:
         name = params.get("name")
         if not isinstance(name, str):
             raise _invalid("`name` must be a string")
@@ -205,9 +222,9 @@ class Methods:
 
     async def _call_mcp(
         self, grant: Grant, tool: str, arguments: dict[str, Any]
-    ) -> tuple[dict[str, Any], int, int, int]:
+    ) -> tuple[Result, int, int, int]:
         try:
-            result = await self.upstreams.request(
+            server, raw = await self.upstreams.request_raw(
                 grant.api,
                 "tools/call",
                 {"name": tool, "arguments": arguments},
@@ -218,7 +235,7 @@ class Methods:
             return _tool_error(exc.message), 504 if exc.timeout else 502, 0, 0
         except UpstreamRpcError as exc:
             raise _passed_on(exc) from None
-        return result, 200, 0, 0
+        return RawResult(raw, server.era == "modern"), 200, 0, len(raw)
 
     async def _call_rest(
         self, grant: Grant, tool: Any, arguments: dict[str, Any]

@@ -28,6 +28,7 @@ import msgspec
 PREFIX: Final = "s1."
 _MAC_BYTES: Final = 16
 _MAX_ENDED: Final = 100_000
+_MAX_VERIFIED: Final = 100_000
 
 
 class SessionPayload(msgspec.Struct, frozen=True, array_like=True):
@@ -45,6 +46,7 @@ class Session:
     subject: str
     route: str
     expires_at: int
+    nonce: str
 
 
 _encoder: Final = msgspec.json.Encoder()
@@ -66,6 +68,8 @@ class SessionCodec:
         self._key = hashlib.sha256(b"stoa mcp session\x00" + key).digest()
         self._lifetime = lifetime_seconds
         self._ended: dict[str, int] = {}
+        # Ids already verified: a hit skips base64, JSON and HMAC on the hot path.
+        self._verified: dict[str, Session] = {}
 
     def issue(self, *, version: str, subject: str, route: str, now: float | None = None) -> str:
         moment = int(time.time() if now is None else now)
@@ -81,6 +85,12 @@ class SessionCodec:
 
     def check(self, session_id: str, *, now: float | None = None) -> Session | None:
         """The session an id stands for, or None when it is forged, garbled, expired or ended."""
+        moment = time.time() if now is None else now
+        known = self._verified.get(session_id)
+        if known is not None:
+            if known.expires_at <= moment or known.nonce in self._ended:
+                return None
+            return known
         if not session_id.startswith(PREFIX) or not session_id.isascii():
             return None
         body, dot, mac = session_id[len(PREFIX) :].partition(".")
@@ -90,27 +100,28 @@ class SessionCodec:
             payload = _decoder.decode(_unb64(body))
         except (msgspec.DecodeError, ValueError):
             return None
-        moment = time.time() if now is None else now
         if payload.expires_at <= moment or payload.nonce in self._ended:
             return None
-        return Session(
+        session = Session(
             id=session_id,
             version=payload.version,
             subject=payload.subject,
             route=payload.route,
             expires_at=payload.expires_at,
+            nonce=payload.nonce,
         )
+        if len(self._verified) >= _MAX_VERIFIED:
+            self._verified.clear()
+        self._verified[session_id] = session
+        return session
 
     def end(self, session: Session, *, now: float | None = None) -> None:
         """Refuse this session from now on, in this process (see the module docstring)."""
         moment = time.time() if now is None else now
         if len(self._ended) >= _MAX_ENDED:
             self._ended = {n: exp for n, exp in self._ended.items() if exp > moment}
-        nonce = session.id.rsplit(".", 2)[1]
-        try:
-            self._ended[_decoder.decode(_unb64(nonce)).nonce] = session.expires_at
-        except (msgspec.DecodeError, ValueError):
-            return
+        self._ended[session.nonce] = session.expires_at
+        self._verified.pop(session.id, None)
 
     def _mac(self, body: str) -> str:
         digest = hmac.new(self._key, body.encode("ascii"), hashlib.sha256).digest()

@@ -19,11 +19,13 @@ class SseReader:
 
     `feed` takes bytes as they arrive and returns the JSON payloads of the events they
     completed; events whose data is not JSON (keep-alive primes, comments) are skipped.
+    With `raw=True` the payloads are returned as bytes, undecoded, empty ones skipped.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, raw: bool = False) -> None:
         self._buffer = b""
         self._data: list[bytes] = []
+        self._raw = raw
 
     def feed(self, chunk: bytes) -> list[Any]:
         self._buffer += chunk
@@ -58,6 +60,10 @@ class SseReader:
             return
         data = b"\n".join(self._data)
         self._data = []
+        if self._raw:
+            if data.strip():
+                messages.append(data)
+            return
         try:
             messages.append(_decoder.decode(data))
         except (msgspec.DecodeError, ValueError, RecursionError):

@@ -195,37 +195,54 @@ class HttpPool:
             UpstreamUnavailable, UpstreamTimeout, UpstreamTooLarge.
         """
         head = _head(method, path, target.host_header, headers, len(body))
-        try:
-            async with asyncio.timeout(deadline):
-                for attempt in range(2):
-                    connection, reused = await self._connection(target)
-                    exchange = _Exchange(
-                        asyncio.get_running_loop().create_future(), max_body, sse_done
-                    )
-                    connection.exchange = exchange
-                    connection.reusable = False
-                    assert connection.transport is not None
-                    connection.transport.write(head + body if body else head)
-                    try:
-                        response = await exchange.future
-                    except UpstreamUnavailable:
-                        connection.close()
-                        # An idle connection the upstream closed meanwhile: retry once on a
-                        # new one, as long as nothing was received.
-                        if reused and not exchange.got_bytes and attempt == 0:
-                            continue
-                        raise
-                    except BaseException:
-                        # Timeouts and cancellation cancel the future too: close, never reuse.
-                        connection.close()
-                        raise
-                    self._release(connection, exchange)
-                    return response
-        except TimeoutError:
-            raise UpstreamTimeout(f"the upstream did not answer within {deadline:g} s") from None
+        return await self.send(
+            target, head + body, deadline=deadline, max_body=max_body, sse_done=sse_done
+        )
+
+    async def send(
+        self,
+        target: UpstreamTarget,
+        message: bytes,
+        *,
+        deadline: float,
+        max_body: int = 10_000_000,
+        sse_done: Callable[[bytes], bool] | None = None,
+    ) -> HttpResponse:
+        """`request` for a message whose head (with `Host` and `Content-Length`) and body
+        the caller encoded: callers that send the same head often keep it precomputed."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + deadline
+        for attempt in range(2):
+            connection, reused = await self._connection(target, end - loop.time(), deadline)
+            exchange = _Exchange(loop.create_future(), max_body, sse_done)
+            connection.exchange = exchange
+            connection.reusable = False
+            assert connection.transport is not None
+            connection.transport.write(message)
+            # A timer rather than asyncio.timeout: one handle per call, no task bookkeeping.
+            timer = loop.call_at(end, _expire, exchange.future, deadline)
+            try:
+                response = await exchange.future
+            except UpstreamUnavailable:
+                connection.close()
+                # An idle connection the upstream closed meanwhile: retry once on a new
+                # one, as long as nothing was received.
+                if reused and not exchange.got_bytes and attempt == 0:
+                    continue
+                raise
+            except BaseException:
+                # Timeouts and cancellation end the future too: close, never reuse.
+                connection.close()
+                raise
+            finally:
+                timer.cancel()
+            self._release(connection, exchange)
+            return response
         raise UpstreamUnavailable("the upstream closed the connection before answering")
 
-    async def _connection(self, target: UpstreamTarget) -> tuple[_Connection, bool]:
+    async def _connection(
+        self, target: UpstreamTarget, remaining: float, deadline: float
+    ) -> tuple[_Connection, bool]:
         origin = target.origin
         idle = self._idle.get(origin)
         now = time.monotonic()
@@ -236,8 +253,10 @@ class HttpPool:
             connection.close()
         loop = asyncio.get_running_loop()
         tls = self._tls_context() if target.scheme == "https" else None
+        if remaining <= 0:
+            raise UpstreamTimeout(f"the upstream did not answer within {deadline:g} s")
         try:
-            async with asyncio.timeout(self._connect_timeout):
+            async with asyncio.timeout(min(self._connect_timeout, remaining)):
                 _, protocol = await loop.create_connection(
                     lambda: _Connection(origin),
                     target.host,
@@ -246,6 +265,10 @@ class HttpPool:
                     server_hostname=target.host if tls else None,
                 )
         except TimeoutError:
+            if remaining < self._connect_timeout:
+                raise UpstreamTimeout(
+                    f"the upstream did not answer within {deadline:g} s"
+                ) from None
             raise UpstreamUnavailable(
                 f"could not connect to the upstream within {self._connect_timeout:g} s"
             ) from None
@@ -283,6 +306,11 @@ class HttpPool:
         # Transports close on the next loop iterations; let them, so no socket outlives us.
         for _ in range(3):
             await asyncio.sleep(0)
+
+
+def _expire(future: asyncio.Future[HttpResponse], deadline: float) -> None:
+    if not future.done():
+        future.set_exception(UpstreamTimeout(f"the upstream did not answer within {deadline:g} s"))
 
 
 def _head(

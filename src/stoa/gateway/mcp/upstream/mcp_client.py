@@ -50,6 +50,11 @@ from stoa.gateway.mcp.versions import (
 from stoa.gateway.snapshot.compiled import CompiledApi, UpstreamTarget
 
 CLIENT_INFO: Final = {"name": "stoa-gateway", "version": "0.1.0"}
+_MODERN_META: Final = {
+    PROTOCOL_VERSION_META: MODERN_VERSION,
+    CLIENT_CAPABILITIES_META: {},
+    CLIENT_INFO_META: CLIENT_INFO,
+}
 _encoder: Final = msgspec.json.Encoder()
 _decoder: Final = msgspec.json.Decoder()
 _ids = itertools.count(1)
@@ -84,6 +89,35 @@ class UpstreamServer:
     version: str | None = None
     session_id: str | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    head: bytes = b""
+    """The request head up to the per-call headers, rebuilt when era or session change."""
+
+    def rebuild_head(self) -> None:
+        lines = [
+            f"POST {self.path} HTTP/1.1\r\nHost: {self.target.host_header}\r\n"
+            "Content-Type: application/json\r\n"
+            "Accept: application/json, text/event-stream\r\n"
+        ]
+        lines.extend(f"{name}: {value}\r\n" for name, value in self.auth_headers)
+        if self.era == "modern":
+            lines.append(f"MCP-Protocol-Version: {MODERN_VERSION}\r\n")
+        elif self.version is not None:
+            lines.append(f"MCP-Protocol-Version: {self.version}\r\n")
+        if self.session_id is not None:
+            lines.append(f"Mcp-Session-Id: {self.session_id}\r\n")
+        self.head = "".join(lines).encode("latin-1")
+
+
+class _Reply(msgspec.Struct):
+    """A JSON-RPC response, its result left encoded so it can be passed on untouched."""
+
+    id: int | str | None = None
+    result: msgspec.Raw | None = None
+    error: dict[str, Any] | None = None
+
+
+_reply_decoder: Final = msgspec.json.Decoder(_Reply)
+_replies_decoder: Final = msgspec.json.Decoder(list[_Reply])
 
 
 class McpUpstreams:
@@ -120,12 +154,20 @@ class McpUpstreams:
     async def request(
         self, api: CompiledApi, method: str, params: dict[str, Any], *, deadline: float
     ) -> dict[str, Any]:
-        """The result of `method` on the API's upstream.
+        """The result of `method` on the API's upstream, decoded.
 
         Raises:
             UpstreamFailure: unreachable, too slow, garbled, or refusing the gateway.
             UpstreamRpcError: the upstream answered with a JSON-RPC error.
         """
+        server, raw = await self.request_raw(api, method, params, deadline=deadline)
+        return _as_object(server, method, raw)
+
+    async def request_raw(
+        self, api: CompiledApi, method: str, params: dict[str, Any], *, deadline: float
+    ) -> tuple[UpstreamServer, msgspec.Raw]:
+        """The result of `method` as the upstream encoded it (to pass it on untouched), and
+        the server state (whose `era` says whether the result has `resultType`)."""
         server = self.server_for(api)
         loop = asyncio.get_running_loop()
         end = loop.time() + deadline
@@ -134,10 +176,10 @@ class McpUpstreams:
                 if server.era is None:
                     await self._learn_era(server, end - loop.time())
         if server.era == "modern":
-            return await self._exchange(server, method, params, end - loop.time())
+            return server, await self._send(server, method, params, end - loop.time())
         for attempt in range(2):
             try:
-                return await self._exchange(server, method, params, end - loop.time())
+                return server, await self._send(server, method, params, end - loop.time())
             except _SessionLost:
                 if attempt:
                     break
@@ -149,6 +191,7 @@ class McpUpstreams:
 
     async def _learn_era(self, server: UpstreamServer, remaining: float) -> None:
         server.era = "modern"
+        server.rebuild_head()
         try:
             result = await self._exchange(server, "server/discover", {}, remaining)
         except (UpstreamRpcError, _SessionLost, UpstreamFailure) as exc:
@@ -161,6 +204,7 @@ class McpUpstreams:
             server.version = MODERN_VERSION
             return
         server.era = "legacy"
+        server.rebuild_head()
         try:
             await self._initialize(server, remaining)
         except BaseException:
@@ -170,12 +214,14 @@ class McpUpstreams:
     async def _initialize(self, server: UpstreamServer, remaining: float) -> None:
         server.session_id = None
         server.version = None
+        server.rebuild_head()
         params = {
             "protocolVersion": LATEST_LEGACY_VERSION,
             "capabilities": {},
             "clientInfo": CLIENT_INFO,
         }
-        response, result = await self._send(server, "initialize", params, remaining)
+        response, raw = await self._send_message(server, "initialize", params, remaining)
+        result = _as_object(server, "initialize", raw)
         version = result.get("protocolVersion")
         if version not in LEGACY_VERSIONS:
             raise UpstreamFailure(
@@ -184,41 +230,41 @@ class McpUpstreams:
             )
         server.version = str(version)
         server.session_id = response.headers.get("mcp-session-id")
+        server.rebuild_head()
         notification = _encoder.encode({"jsonrpc": "2.0", "method": "notifications/initialized"})
         await self._post(server, "notifications/initialized", None, notification, remaining)
 
     async def _exchange(
         self, server: UpstreamServer, method: str, params: dict[str, Any], remaining: float
     ) -> dict[str, Any]:
-        _, result = await self._send(server, method, params, remaining)
-        return result
+        return _as_object(server, method, await self._send(server, method, params, remaining))
 
     async def _send(
         self, server: UpstreamServer, method: str, params: dict[str, Any], remaining: float
-    ) -> tuple[HttpResponse, dict[str, Any]]:
+    ) -> msgspec.Raw:
+        _, raw = await self._send_message(server, method, params, remaining)
+        return raw
+
+    async def _send_message(
+        self, server: UpstreamServer, method: str, params: dict[str, Any], remaining: float
+    ) -> tuple[HttpResponse, msgspec.Raw]:
         request_id = next(_ids)
         name: str | None = None
         if server.era == "modern":
-            params = {
-                **params,
-                "_meta": {
-                    PROTOCOL_VERSION_META: MODERN_VERSION,
-                    CLIENT_CAPABILITIES_META: {},
-                    CLIENT_INFO_META: CLIENT_INFO,
-                },
-            }
+            params = {**params, "_meta": _MODERN_META}
             key = NAME_BEARING_METHODS.get(method)
             value = params.get(key) if key else None
             name = value if isinstance(value, str) else None
         message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
         body = _encoder.encode(message)
-        reader = SseReader()
-        found: list[dict[str, Any]] = []
+        reader = SseReader(raw=True)
+        found: list[_Reply] = []
 
         def sse_done(chunk: bytes) -> bool:
-            for message in reader.feed(chunk):
-                if isinstance(message, dict) and message.get("id") == request_id:
-                    found.append(message)
+            for data in reader.feed(chunk):
+                reply = _decode_reply(data)
+                if reply is not None and reply.id == request_id:
+                    found.append(reply)
                     return True
             return False
 
@@ -228,15 +274,13 @@ class McpUpstreams:
         answer = found[0] if found else _answer(response, reader, request_id)
         if answer is None:
             raise UpstreamFailure(_status_problem(server, method, response))
-        error = answer.get("error")
-        if isinstance(error, dict):
-            raise UpstreamRpcError(error)
-        result = answer.get("result")
-        if not isinstance(result, dict):
+        if answer.error is not None:
+            raise UpstreamRpcError(answer.error)
+        if answer.result is None:
             raise UpstreamFailure(
                 f"the MCP server of '{server.api_name}' answered {method} without a result"
             )
-        return response, result
+        return response, answer.result
 
     async def _post(
         self,
@@ -247,31 +291,20 @@ class McpUpstreams:
         remaining: float,
         sse_done: Any = None,
     ) -> HttpResponse:
-        headers = [
-            ("Content-Type", "application/json"),
-            ("Accept", "application/json, text/event-stream"),
-            *server.auth_headers,
-        ]
-        if server.era == "modern":
-            headers.append(("MCP-Protocol-Version", MODERN_VERSION))
-            headers.append(("Mcp-Method", method))
-            if name is not None:
-                headers.append(("Mcp-Name", _header_value(name)))
-        elif server.version is not None:
-            headers.append(("MCP-Protocol-Version", server.version))
-        if server.session_id is not None:
-            headers.append(("Mcp-Session-Id", server.session_id))
         if remaining <= 0:
             raise UpstreamFailure(
                 f"the MCP server of '{server.api_name}' did not answer in time", timeout=True
             )
+        extra = b""
+        if server.era == "modern":
+            extra = b"Mcp-Method: " + method.encode() + b"\r\n"
+            if name is not None:
+                extra += b"Mcp-Name: " + _header_value(name).encode() + b"\r\n"
+        length = b"Content-Length: %d\r\n\r\n" % len(body)
         try:
-            return await self._pool.request(
+            return await self._pool.send(
                 server.target,
-                "POST",
-                server.path,
-                headers,
-                body,
+                server.head + extra + length + body,
                 deadline=remaining,
                 max_body=self._max_body,
                 sse_done=sse_done,
@@ -292,29 +325,50 @@ class _SessionLost(Exception):
     """The upstream answered 404 to a request in a session: the session is gone."""
 
 
-def _answer(response: HttpResponse, reader: SseReader, request_id: int) -> dict[str, Any] | None:
-    """The JSON-RPC message answering `request_id`, from a JSON body or a finished stream."""
-    content_type = response.content_type()
-    messages: list[Any]
-    if content_type == "text/event-stream":
-        messages = reader.close()
-    elif content_type == "application/json" or content_type.endswith("+json"):
-        try:
-            decoded = _decoder.decode(response.body)
-        except (msgspec.DecodeError, ValueError, RecursionError):
-            return None
-        messages = decoded if isinstance(decoded, list) else [decoded]
-    else:
+def _decode_reply(data: bytes) -> _Reply | None:
+    try:
+        return _reply_decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError, RecursionError):
         return None
-    orphan: dict[str, Any] | None = None
-    for message in messages:
-        if not isinstance(message, dict):
-            continue
-        if message.get("id") == request_id:
-            return message
-        if message.get("id") is None and "error" in message and orphan is None:
-            orphan = message
+
+
+def _answer(response: HttpResponse, reader: SseReader, request_id: int) -> _Reply | None:
+    """The reply answering `request_id`, from a JSON body or a finished stream; failing
+    that, an error the server could not tie to a request (id null)."""
+    content_type = response.content_type()
+    replies: list[_Reply] = []
+    if content_type == "text/event-stream":
+        replies = [r for r in map(_decode_reply, reader.close()) if r is not None]
+    elif content_type == "application/json" or content_type.endswith("+json"):
+        body = response.body.lstrip()
+        if body.startswith(b"["):
+            try:
+                replies = _replies_decoder.decode(body)
+            except (msgspec.DecodeError, msgspec.ValidationError, ValueError, RecursionError):
+                return None
+        else:
+            reply = _decode_reply(body)
+            replies = [reply] if reply is not None else []
+    orphan: _Reply | None = None
+    for reply in replies:
+        if reply.id == request_id and (reply.result is not None or reply.error is not None):
+            return reply
+        if reply.id is None and reply.error is not None and orphan is None:
+            orphan = reply
     return orphan
+
+
+def _as_object(server: UpstreamServer, method: str, raw: msgspec.Raw) -> dict[str, Any]:
+    try:
+        result = _decoder.decode(raw)
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        result = None
+    if not isinstance(result, dict):
+        raise UpstreamFailure(
+            f"the MCP server of '{server.api_name}' answered {method} with a result that is "
+            "not an object"
+        )
+    return result
 
 
 def _status_problem(server: UpstreamServer, method: str, response: HttpResponse) -> str:

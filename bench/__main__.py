@@ -123,6 +123,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         metavar="NAME=VALUE",
         help="extra setting for the gateway, e.g. STOA_GATEWAY__ACCESS_LOG=false (repeatable)",
     )
+    parser.add_argument(
+        "--priority",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run every benchmark process at nice -N (root only), so that other work on a "
+        "shared machine disturbs the figures less; applies to nginx and the gateway alike",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the run directory and logs")
     return parser.parse_args(argv)
 
@@ -147,7 +155,7 @@ def _header(args: argparse.Namespace, plan: CpuPlan, tools: dict[str, str]) -> s
         f"{os.cpu_count()} CPUs\n"
         f"{args.workers} worker(s) for nginx and the gateway; wrk -t{args.threads} "
         f"-c{args.connections}, {args.warmup:.0f} s warm-up + {args.duration:.0f} s per row, "
-        f"best of {args.rounds} interleaved round(s); "
+        f"best of {args.rounds} interleaved round(s); nice {-args.priority}; "
         f"{plan.description}\n"
         "cores = CPU seconds of the server's processes / wall seconds; other = cores used by "
         "processes outside the benchmark; "
@@ -159,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     tools = ensure_tools()
     try:
-        with harness_run(args.keep) as (procs, run_dir):
+        with harness_run(args.keep, args.priority) as (procs, run_dir):
             print(_run(args, procs, run_dir, tools))
         return 0
     except KeyboardInterrupt:
@@ -173,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, procs: Processes, run: Path, tools: dict[str, str]) -> str:
     plan = plan_cpus(args.pin, args.workers)
-    load = LoadSpec(args.connections, args.threads, args.duration, plan.load)
+    load = LoadSpec(args.connections, args.threads, args.duration, plan.load, args.priority)
     stack = start_stack(
         procs,
         run,

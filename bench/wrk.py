@@ -8,11 +8,12 @@ scraping wrk's human-readable summary.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench.processes import child_setup
 
 _RESULT_MARK = "BENCH_RESULT "
 
@@ -34,6 +35,7 @@ class LoadSpec:
     threads: int
     seconds: float
     cpus: frozenset[int] | None  # where wrk runs; None = anywhere
+    priority: int = 0  # nice -priority, as the servers
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +108,14 @@ def run_wrk(url: str, script: Path, load: LoadSpec, seconds: float | None = None
         str(script),
         url,
     ]
-    cpus = load.cpus
     completed = subprocess.run(
         argv,
         capture_output=True,
         text=True,
         check=False,
-        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+        # A session of its own, like the servers: same scheduling footing.
+        start_new_session=True,
+        preexec_fn=lambda: child_setup(load.cpus, load.priority),
     )
     for line in completed.stdout.splitlines():
         if line.startswith(_RESULT_MARK):

@@ -11,23 +11,17 @@ through discovery). Everything on the authorization side is the real server.
 from __future__ import annotations
 
 import asyncio
-import html
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import httpx2
 import pytest
-from mcp.client.auth import OAuthClientProvider, TokenStorage
+from mcp.client.auth import OAuthClientProvider
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 from mcp.shared.auth import (
-    AuthorizationCodeResult,
-    OAuthClientInformationFull,
     OAuthClientMetadata,
-    OAuthToken,
 )
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -42,12 +36,12 @@ from stoa.kit.ids import new_id
 from stoa.kit.settings import Settings
 from stoa.kit.token_verify import RemoteJwksSource, TokenVerifier
 from support.databases import create_database
+from support.mcp_oauth import MemoryStorage, PersonAtTheBrowser
 from support.servers import ServerThread, free_port
 
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "k7mq2-xvh9p-4rtzw-ncd8e-u3jas"
-_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 
 @dataclass
@@ -142,72 +136,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     finally:
         resource_server.stop()
         control_plane.stop()
-
-
-def _hidden_fields(page: str) -> dict[str, str]:
-    return {name: html.unescape(value) for name, value in _HIDDEN.findall(page)}
-
-
-@dataclass
-class MemoryStorage(TokenStorage):
-    tokens: OAuthToken | None = None
-    client: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client = client_info
-
-
-@dataclass
-class PersonAtTheBrowser:
-    """Answers the sign-in and consent pages by HTTP, as the user would in a browser."""
-
-    email: str
-    password: str
-    application_id: str
-    result: AuthorizationCodeResult | None = None
-    pages_seen: list[str] = field(default_factory=list)
-
-    async def redirect(self, authorization_url: str) -> None:
-        async with httpx.AsyncClient(follow_redirects=False, timeout=30) as browser:
-            page = await browser.get(authorization_url)
-            assert page.status_code == 200, page.text
-            self.pages_seen.append("login")
-            fields = _hidden_fields(page.text)
-            action = f"{authorization_url.split('/oauth/')[0]}/oauth/authorize"
-            consent = await browser.post(
-                f"{action}/login", data={**fields, "email": self.email, "password": self.password}
-            )
-            assert consent.status_code == 200, consent.text
-            assert "Allow" in consent.text
-            self.pages_seen.append("consent")
-            done = await browser.post(
-                f"{action}/consent",
-                data={
-                    **_hidden_fields(consent.text),
-                    "decision": "allow",
-                    "application": self.application_id,
-                },
-            )
-            assert done.status_code == 303, done.text
-            params = {
-                k: v[0] for k, v in parse_qs(urlsplit(done.headers["location"]).query).items()
-            }
-            self.result = AuthorizationCodeResult(
-                code=params["code"], state=params.get("state"), iss=params.get("iss")
-            )
-
-    async def callback(self) -> AuthorizationCodeResult:
-        assert self.result is not None
-        return self.result
 
 
 def test_sdk_discovers_registers_signs_in_with_pkce_and_calls_the_resource(stack: Stack) -> None:

@@ -108,11 +108,17 @@ class Catalog:
         self._snapshot: object = None
         self._views: dict[tuple[str, ...], ToolView] = {}
         self._tails: dict[str, tuple[tuple[str, bytes], ...]] = {}
+        # Grants mappings seen before, by identity. The entry holds the mapping itself, so
+        # its id cannot be reused by another object while the entry exists.
+        self._by_identity: dict[int, tuple[Mapping[str, Grant], ToolView]] = {}
 
     def aggregate_view(self, snapshot: object, grants: Mapping[str, Grant]) -> ToolView:
         """All tools of `grants`, namespaced."""
         if snapshot is not self._snapshot:
             self._reset(snapshot)
+        known = self._by_identity.get(id(grants))
+        if known is not None and known[0] is grants:
+            return known[1]
         key = tuple(grant.subscription_id for grant in grants.values())
         view = self._views.get(key)
         if view is None:
@@ -120,6 +126,9 @@ class Catalog:
             if len(self._views) >= _MAX_VIEWS:
                 self._views.clear()
             self._views[key] = view
+        if len(self._by_identity) >= _MAX_VIEWS:
+            self._by_identity.clear()
+        self._by_identity[id(grants)] = (grants, view)
         return view
 
     def api_view(self, snapshot: object, grant: Grant) -> ToolView:
@@ -137,6 +146,7 @@ class Catalog:
         self._snapshot = snapshot
         self._views = {}
         self._tails = {}
+        self._by_identity = {}
 
     def _tails_of(self, grant: Grant) -> tuple[tuple[str, bytes], ...]:
         tails = self._tails.get(grant.subscription_id)

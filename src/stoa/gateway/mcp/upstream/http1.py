@@ -288,8 +288,6 @@ class HttpPool:
             connection.close()
             return
         connection.idle_since = time.monotonic()
-        # A fresh parser per exchange keeps no state from the last response.
-        connection.parser = httptools.HttpResponseParser(connection)
         idle.append(connection)
 
     def _tls_context(self) -> ssl.SSLContext:

@@ -112,8 +112,13 @@ class _Reply(msgspec.Struct):
     """A JSON-RPC response, its result left encoded so it can be passed on untouched."""
 
     id: int | str | None = None
-    result: msgspec.Raw | None = None
+    # msgspec reads Raw only outside unions: an empty Raw stands for "no result".
+    result: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
     error: dict[str, Any] | None = None
+
+    @property
+    def has_result(self) -> bool:
+        return len(self.result) > 0
 
 
 _reply_decoder: Final = msgspec.json.Decoder(_Reply)
@@ -276,7 +281,7 @@ class McpUpstreams:
             raise UpstreamFailure(_status_problem(server, method, response))
         if answer.error is not None:
             raise UpstreamRpcError(answer.error)
-        if answer.result is None:
+        if not answer.has_result:
             raise UpstreamFailure(
                 f"the MCP server of '{server.api_name}' answered {method} without a result"
             )
@@ -351,7 +356,7 @@ def _answer(response: HttpResponse, reader: SseReader, request_id: int) -> _Repl
             replies = [reply] if reply is not None else []
     orphan: _Reply | None = None
     for reply in replies:
-        if reply.id == request_id and (reply.result is not None or reply.error is not None):
+        if reply.id == request_id and (reply.has_result or reply.error is not None):
             return reply
         if reply.id is None and reply.error is not None and orphan is None:
             orphan = reply

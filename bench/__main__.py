@@ -131,6 +131,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="run every benchmark process at nice -N (root only), so that other work on a "
         "shared machine disturbs the figures less; applies to nginx and the gateway alike",
     )
+    parser.add_argument(
+        "--commit",
+        default=None,
+        metavar="REF",
+        help="run the gateway as committed at REF (e.g. HEAD) instead of the working tree",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the run directory and logs")
     return parser.parse_args(argv)
 
@@ -144,12 +150,9 @@ def _header(args: argparse.Namespace, plan: CpuPlan, tools: dict[str, str]) -> s
     version = subprocess.run(
         [tools["nginx"], "-v"], capture_output=True, text=True, check=False
     ).stderr.strip()
-    commit = subprocess.run(
-        ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    describe = ["git", "-C", str(REPO), "describe", "--always"]
+    describe += [args.commit] if args.commit else ["--dirty"]
+    commit = subprocess.run(describe, capture_output=True, text=True, check=False).stdout.strip()
     return (
         f"STOA gateway benchmark — tree {commit or '?'}, {version}, {model}, "
         f"{os.cpu_count()} CPUs\n"
@@ -191,6 +194,7 @@ def _run(args: argparse.Namespace, procs: Processes, run: Path, tools: dict[str,
         load_cpus=plan.load,
         log_level=args.log_level,
         gateway_env=dict(item.split("=", 1) for item in args.gateway_env),
+        commit=args.commit,
     )
     proxy_port = free_port()
     proxy = procs.start(

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench import probe
 from bench.debian import ensure_tools
-from bench.processes import harness_run
+from bench.processes import child_setup, harness_run
 from bench.snapshot import LIMITED_API, MCP_API, OPEN_API, TENANT
 from bench.stack import Stack, start_stack
 from bench.wrk import LoadSpec, get_script, json_rpc_script
@@ -103,11 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--native", action="store_true", help="include C frames (py-spy)")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--gateway-env", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--commit", default=None, metavar="REF", help="as in bench")
+    parser.add_argument("--priority", type=int, default=0, metavar="N", help="as in bench")
     parser.add_argument("--keep", action="store_true", help="keep logs and collapsed stacks")
     args = parser.parse_args(argv)
     py_spy = _py_spy()
     tools = ensure_tools()
-    with harness_run(args.keep) as (procs, run):
+    with harness_run(args.keep, args.priority) as (procs, run):
         stack = start_stack(
             procs,
             run,
@@ -117,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             load_cpus=None,
             log_level=None,
             gateway_env=dict(item.split("=", 1) for item in args.gateway_env),
+            commit=args.commit,
         )
         if stack.gateway is None:
             print(stack.unavailable, file=sys.stderr)
@@ -135,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             ],
             stdout=subprocess.PIPE,
             text=True,
+            start_new_session=True,
+            preexec_fn=lambda: child_setup(None, args.priority),
         )
         try:
             time.sleep(args.warmup)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,21 @@ class Stack:
         return {"Authorization": f"Bearer {self.snapshot.api_key}"}
 
 
+def export_source(commit: str, run: Path) -> Path:
+    """Extract `src/` as of `commit` into the run directory; return the `src` path."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", commit, "src"],
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode != 0:
+        raise SystemExit(f"cannot export {commit}: {archive.stderr.decode().strip()}")
+    target = run / "source"
+    target.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target / "src"
+
+
 def start_stack(
     procs: Processes,
     run: Path,
@@ -39,12 +55,17 @@ def start_stack(
     load_cpus: frozenset[int] | None,
     log_level: str | None,
     gateway_env: dict[str, str],
+    commit: str | None = None,
 ) -> Stack:
     """Start both upstreams (on `load_cpus`) and the gateway (on `server_cpus`).
 
     Raises `StartError` when an upstream fails; a gateway that fails is reported in
-    `Stack.unavailable` instead, so the references can still be measured.
+    `Stack.unavailable` instead, so the references can still be measured. With `commit`,
+    the gateway runs the code of that commit instead of the working tree (which other
+    people may be editing while the benchmark runs).
     """
+    if commit is not None:
+        gateway_env = {**gateway_env, "PYTHONPATH": str(export_source(commit, run))}
     upstream_port, mcp_port, gateway_port = (free_port() for _ in range(3))
     upstream = procs.start(
         "upstream",

@@ -409,11 +409,14 @@ class GatewayHandler:
             )
             return
         policies = grant.policies
-        extra = [("x-request-id", incoming.request_id), *limit_headers]
+        extra = limit_headers
         origin = incoming.headers.get("origin")
         if policies.cors is not None and origin is not None and policies.cors.allows(origin):
             extra += policies.cors.response_headers(origin)
-        extra_head = "".join(f"{name}: {value}\r\n" for name, value in extra).encode("latin-1")
+        extra_head = (
+            f"x-request-id: {incoming.request_id}\r\n"
+            + "".join(f"{name}: {value}\r\n" for name, value in extra)
+        ).encode("latin-1")
         body = incoming.body
         head = upstream_head(
             api,

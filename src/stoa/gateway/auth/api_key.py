@@ -8,6 +8,7 @@ until its `expires_at` (the grace period) like any key with an expiry.
 from __future__ import annotations
 
 import hmac
+from typing import cast
 
 from stoa.gateway.auth.caller import Caller
 from stoa.gateway.snapshot.compiled import CompiledSnapshot
@@ -40,20 +41,24 @@ def caller_for_key(snapshot: CompiledSnapshot, presented: str, now: float) -> Ca
             "this gateway's snapshot carries no key secret; API keys cannot be checked"
         )
     cache = snapshot.digest_cache
-    digest = cache.get(presented)
-    if digest is None:
+    known = cache.get(presented)
+    if known is not None:
+        entry, caller = known[0], cast(Caller, known[1])
+    else:
         if not presented.startswith(KEY_PREFIX):
             raise KeyRejected(f"an API key starts with {KEY_PREFIX}")
         digest = hmac.digest(secret, presented.encode(), "sha256").hex()
-    entry = snapshot.key_by_digest.get(digest)
-    # The lookup is by digest, so a near miss reveals nothing about the secret; the
-    # constant-time compare keeps it that way should the table ever be searched instead.
-    if entry is None or not hmac.compare_digest(entry.digest, digest):
-        raise KeyRejected("the API key is not valid (unknown or revoked)")
-    if len(cache) >= _CACHE_SIZE:
-        cache.clear()
-    cache[presented] = digest
+        found = snapshot.key_by_digest.get(digest)
+        # The lookup is by digest, so a near miss reveals nothing about the secret; the
+        # constant-time compare keeps it that way should the table ever be searched.
+        if found is None or not hmac.compare_digest(found.digest, digest):
+            raise KeyRejected("the API key is not valid (unknown or revoked)")
+        entry = found
+        grants = snapshot.grants_by_application.get(entry.application_id, {})
+        caller = Caller(subject=entry.id, grants=grants, scopes=None)
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        cache[presented] = (entry, caller)
     if entry.expires_at is not None and now >= entry.expires_at:
         raise KeyRejected("the API key has expired; use its replacement")
-    grants = snapshot.grants_by_application.get(entry.application_id, {})
-    return Caller(subject=entry.id, grants=grants, scopes=None)
+    return caller

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 from urllib.parse import urlsplit
 
 from stoa.contract.snapshot import (
@@ -119,9 +120,10 @@ class CompiledSnapshot:
     key_hash_secret: bytes | None
     session_secret: bytes | None
     snapshot: Snapshot
-    # Presented key -> digest, for keys found valid under this snapshot: the HMAC costs
-    # more than the rest of a key check. Bounded; cleared with the snapshot.
-    digest_cache: dict[str, str] = field(default_factory=dict)
+    # Presented key -> (key entry, caller), for keys found in this snapshot: the HMAC
+    # costs more than the rest of a key check. Bounded; gone with the snapshot, so a
+    # revoked key stops working at the next reload. Expiry is checked on every call.
+    digest_cache: dict[str, tuple[KeyEntry, Any]] = field(default_factory=dict)
 
     def grants_for_owner(self, owner_id: str) -> Mapping[str, Grant]:
         """The grants of every application `owner_id` owns, one per API.

@@ -240,7 +240,7 @@ class GatewayProcess:
             stderr=subprocess.STDOUT,
         )
 
-    def wait_ready(self, timeout: float = 20.0) -> GatewayProcess:
+    def wait_ready(self, timeout: float = 60.0) -> GatewayProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

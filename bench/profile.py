@@ -69,10 +69,29 @@ def _short(frame: str) -> str:
     return f"{match['function']} ({file})"
 
 
+def _area(frame: str) -> str:
+    """The part of the system a (shortened) frame belongs to, for the per-area summary."""
+    match = _FRAME.match(frame)
+    file = match["file"] if match else ""
+    if file.startswith("stoa/"):
+        parts = file.split("/")
+        return "/".join(parts[:3]) if len(parts) > 3 else "/".join(parts[:2])
+    if file.startswith("libc") or file.endswith(".so.6"):
+        name = match["function"] if match else frame
+        return f"system call {name}" if name in _SYSCALLS else "libc"
+    if file.startswith(("asyncio/", "uvloop")) or file.endswith(".c"):
+        return "event loop, parsers (asyncio, uvloop, httptools: C and Python)"
+    return file.split("/")[0] or "other"
+
+
+_SYSCALLS = frozenset({"write", "writev", "read", "recv", "send", "epoll_pwait", "epoll_wait"})
+
+
 def summarize(collapsed: str, top: int) -> str:
     """Self and total sample shares per function, from py-spy's raw (collapsed) output."""
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
+    areas: Counter[str] = Counter()
     samples = 0
     for line in collapsed.splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -82,11 +101,14 @@ def summarize(collapsed: str, top: int) -> str:
         samples += count
         frames = [_short(frame) for frame in stack.split(";")]
         own[frames[-1]] += count
+        areas[_area(frames[-1])] += count
         for function in set(frames):
             total[function] += count
     if not samples:
         return "no samples (was the worker idle?)"
-    lines = [f"{samples} samples", "", "self %  function"]
+    lines = [f"{samples} samples", "", "self %  area"]
+    lines += [f"{100 * n / samples:6.1f}  {name}" for name, n in areas.most_common()]
+    lines += ["", "self %  function"]
     lines += [f"{100 * n / samples:6.1f}  {name}" for name, n in own.most_common(top)]
     lines += ["", "total %  function"]
     lines += [f"{100 * n / samples:7.1f}  {name}" for name, n in total.most_common(top)]

@@ -160,6 +160,7 @@ def _header(args: argparse.Namespace, plan: CpuPlan, tools: dict[str, str]) -> s
         f"-c{args.connections}, {args.warmup:.0f} s warm-up + {args.duration:.0f} s per row, "
         f"best of {args.rounds} interleaved round(s); nice {-args.priority}; "
         f"{plan.description}\n"
+        "(sys) = the kernel's part of CPU µs/req; "
         "cores = CPU seconds of the server's processes / wall seconds; other = cores used by "
         "processes outside the benchmark; "
         "x: ratio of the row to the section's first line"

@@ -43,15 +43,21 @@ def process_tree(root: int) -> list[int]:
     return tree
 
 
-def cpu_seconds(pids: Iterable[int]) -> float:
-    """User + system CPU seconds consumed so far by these processes (vanished ones count 0)."""
-    ticks = 0
+def cpu_times(pids: Iterable[int]) -> tuple[float, float]:
+    """(user, system) CPU seconds consumed so far by these processes (vanished ones: 0)."""
+    user = system = 0
     for pid in pids:
         fields = _stat_fields(pid)
         if fields is not None:
             # After the name: state is index 0, so utime (field 14) is index 11.
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / _TICKS_PER_SECOND
+            user += int(fields[11])
+            system += int(fields[12])
+    return user / _TICKS_PER_SECOND, system / _TICKS_PER_SECOND
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """User + system CPU seconds consumed so far by these processes."""
+    return sum(cpu_times(pids))
 
 
 def machine_busy_seconds() -> float:

@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.cpu import children_cpu_seconds, cpu_seconds, machine_busy_seconds, process_tree
+from bench.cpu import (
+    children_cpu_seconds,
+    cpu_seconds,
+    cpu_times,
+    machine_busy_seconds,
+    process_tree,
+)
 from bench.wrk import LoadSpec, run_wrk
 
 
@@ -25,6 +31,7 @@ class Measurement:
     requests: int
     seconds: float
     cpu_seconds: float
+    system_seconds: float  # the kernel's part of cpu_seconds: system calls, TCP, wake-ups
     socket_errors: int
     bad_status: int
     p50_ms: float
@@ -40,6 +47,10 @@ class Measurement:
     @property
     def cpu_us_per_request(self) -> float:
         return self.cpu_seconds * 1e6 / self.requests if self.requests else float("inf")
+
+    @property
+    def system_us_per_request(self) -> float:
+        return self.system_seconds * 1e6 / self.requests if self.requests else float("inf")
 
     @property
     def cores_busy(self) -> float:
@@ -68,12 +79,14 @@ def measure(
     # Read the trees after the warm-up: workers forked lazily exist by now.
     pids = process_tree(target.pid)
     ours = [pid for root in harness for pid in process_tree(root)]
-    before, ours_before = cpu_seconds(pids), cpu_seconds(ours)
+    (user_before, system_before), ours_before = cpu_times(pids), cpu_seconds(ours)
     machine_before, wrk_before = machine_busy_seconds(), children_cpu_seconds()
     started = time.monotonic()
     result = run_wrk(target.url, target.script, load)
     elapsed = time.monotonic() - started
-    spent = cpu_seconds(pids) - before
+    user_after, system_after = cpu_times(pids)
+    system = system_after - system_before
+    spent = user_after - user_before + system
     ours_spent = cpu_seconds(ours) - ours_before + children_cpu_seconds() - wrk_before
     others = max(0.0, machine_busy_seconds() - machine_before - ours_spent)
     return Measurement(
@@ -83,6 +96,7 @@ def measure(
         # server is idle, so the busy figure uses wrk's.
         seconds=result.seconds or elapsed,
         cpu_seconds=spent,
+        system_seconds=system,
         socket_errors=result.socket_errors,
         bad_status=result.bad_status,
         p50_ms=result.p50_ms,

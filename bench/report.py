@@ -20,7 +20,7 @@ class Section:
 
 
 _HEAD = (
-    f"{'':<44}{'req/s':>9}{'CPU µs/req':>12}{'cores':>7}{'p50 ms':>8}{'p99 ms':>8}"
+    f"{'':<44}{'req/s':>9}{'CPU µs/req':>12}{'(sys)':>7}{'cores':>7}{'p50 ms':>8}{'p99 ms':>8}"
     f"{'errors':>8}{'other':>7}{'req/s x':>9}{'CPU x':>7}"
 )
 
@@ -28,7 +28,8 @@ _HEAD = (
 def _line(m: Measurement, reference: Measurement | None) -> str:
     errors = m.socket_errors + m.bad_status
     text = (
-        f"  {m.label:<42}{m.rate:>9,.0f}{m.cpu_us_per_request:>12.1f}{m.cores_busy:>7.2f}"
+        f"  {m.label:<42}{m.rate:>9,.0f}{m.cpu_us_per_request:>12.1f}"
+        f"{m.system_us_per_request:>7.1f}{m.cores_busy:>7.2f}"
         f"{m.p50_ms:>8.2f}{m.p99_ms:>8.2f}{errors:>8}{m.others_cores:>7.2f}"
     )
     if reference is not None and reference.rate and reference.requests:

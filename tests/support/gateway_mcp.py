@@ -163,6 +163,7 @@ class GatewayRun:
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.snapshot = built
         snapshot_file = directory / "snapshot.json"
         snapshot_file.write_bytes(encode_snapshot(built))
         stoa = Path(sys.executable).with_name("stoa")

@@ -163,8 +163,9 @@ class McpEndpoint:
                 status=413,
             )
         accept = headers.get("accept", "")
-        sse = "text/event-stream" in accept and not _accepts_json(accept)
-        if accept and not sse and not _accepts_json(accept):
+        json_ok = not accept or _accepts_json(accept)
+        sse = not json_ok and "text/event-stream" in accept
+        if not json_ok and not sse:
             return _error(
                 JsonRpcError(
                     INVALID_REQUEST,
@@ -230,6 +231,9 @@ class McpEndpoint:
         if isinstance(message, JsonRpcError):
             return _error(message, status=400, request_id=message.request_id)
         if message.kind != "request":
+            requested = request.headers.get("mcp-protocol-version")
+            if requested is not None and requested != MODERN_VERSION:
+                return _error(_unsupported(requested), status=400)
             return Response(202)
         try:
             self._check_envelope(request.headers, message)
@@ -284,11 +288,7 @@ class McpEndpoint:
         if not isinstance(version, str):
             raise JsonRpcError(INVALID_PARAMS, "Invalid params: the protocol version must be text")
         if version != MODERN_VERSION:
-            raise JsonRpcError(
-                UNSUPPORTED_PROTOCOL_VERSION,
-                "Unsupported protocol version",
-                {"supported": [MODERN_VERSION], "requested": version},
-            )
+            raise _unsupported(version)
 
     async def _legacy(
         self,
@@ -305,7 +305,7 @@ class McpEndpoint:
         first = messages[0]
         if not batch and isinstance(first, Incoming) and first.method == "initialize":
             return self._initialize(first, caller, scope, snapshot, sse)
-        if any(isinstance(m, Incoming) and m.method == "initialize" for m in messages):
+        if batch and any(isinstance(m, Incoming) and m.method == "initialize" for m in messages):
             return _error(
                 JsonRpcError(INVALID_REQUEST, "Invalid request: initialize cannot be batched"),
                 status=400,
@@ -350,6 +350,7 @@ class McpEndpoint:
         call = Call(snapshot, caller, scope, session.version, view)
         answers: list[dict[str, Any]] = []
         forbidden: InsufficientScope | None = None
+        last_error: JsonRpcError | None = None
         for message in messages:
             if isinstance(message, JsonRpcError):
                 answers.append(jsonrpc.error_message(message.request_id, message))
@@ -361,6 +362,7 @@ class McpEndpoint:
             except JsonRpcError as exc:
                 if isinstance(exc, InsufficientScope):
                     forbidden = exc
+                last_error = exc
                 answers.append(jsonrpc.error_message(message.id, exc))
                 continue
             if isinstance(result, RawResult):
@@ -371,7 +373,10 @@ class McpEndpoint:
             return Response(202)
         if not batch and forbidden is not None:
             return self._failure(forbidden, 403, _id_of(first), scope, sse)
-        return _answer(answers if batch else answers[0], sse)
+        response = _answer(answers if batch else answers[0], sse)
+        if not batch and last_error is not None:
+            response.headers.extend(last_error.headers)
+        return response
 
     def _initialize(
         self,
@@ -470,6 +475,14 @@ class McpEndpoint:
         response = _answer(jsonrpc.error_message(request_id, exc), sse)
         response.headers.extend(exc.headers)
         return response
+
+
+def _unsupported(requested: str) -> JsonRpcError:
+    return JsonRpcError(
+        UNSUPPORTED_PROTOCOL_VERSION,
+        "Unsupported protocol version",
+        {"supported": [MODERN_VERSION], "requested": requested},
+    )
 
 
 def _completed(raw: msgspec.Raw) -> msgspec.Raw:

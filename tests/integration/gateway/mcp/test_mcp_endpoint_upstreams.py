@@ -379,7 +379,8 @@ async def test_over_the_rate_limit_a_call_gets_a_retry_after(upstreams: Upstream
         params = {"name": "toolbox__add", "arguments": {"a": 1, "b": 1}}
         _, first = await gw.modern("tools/call", params, name="toolbox__add")
         assert "result" in first
-        _, second = await gw.modern("tools/call", params, name="toolbox__add")
+        response, second = await gw.modern("tools/call", params, name="toolbox__add")
+        assert int(dict(response.headers)["Retry-After"]) >= 1
         assert second["error"]["code"] == -32005
         assert second["error"]["data"]["status"] == 429
         assert second["error"]["data"]["retryAfter"] >= 1

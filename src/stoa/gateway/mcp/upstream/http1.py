@@ -18,7 +18,7 @@ import contextlib
 import ssl
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final, cast
 
 import httptools
@@ -51,18 +51,38 @@ class HttpResponse:
         return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-@dataclass(slots=True)
 class _Exchange:
-    future: asyncio.Future[HttpResponse]
-    max_body: int
-    sse_done: Callable[[bytes], bool] | None
-    status: int = 0
-    headers: dict[str, str] = field(default_factory=dict)
-    chunks: list[bytes] = field(default_factory=list)
-    size: int = 0
-    streaming: bool = False
-    complete: bool = False
-    got_bytes: bool = False
+    """One request's response being read (a plain slotted class: built on every call)."""
+
+    __slots__ = (
+        "chunks",
+        "complete",
+        "future",
+        "got_bytes",
+        "headers",
+        "max_body",
+        "size",
+        "sse_done",
+        "status",
+        "streaming",
+    )
+
+    def __init__(
+        self,
+        future: asyncio.Future[HttpResponse],
+        max_body: int,
+        sse_done: Callable[[bytes], bool] | None,
+    ) -> None:
+        self.future = future
+        self.max_body = max_body
+        self.sse_done = sse_done
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.streaming = False
+        self.complete = False
+        self.got_bytes = False
 
 
 class _Connection(asyncio.Protocol):

@@ -123,7 +123,10 @@ class McpEndpoint:
         self.methods = Methods(
             self.pool,
             self.catalog,
-            timeouts=Timeouts(call=settings.gateway.upstream_timeout_seconds),
+            timeouts=Timeouts(
+                call=settings.gateway.upstream_timeout_seconds,
+                listing=min(10.0, settings.gateway.upstream_timeout_seconds),
+            ),
             page_size=mcp.page_size,
         )
         self._codecs: dict[bytes | None, SessionCodec] = {}

@@ -116,6 +116,9 @@ Result = dict[str, Any] | RawResult
 
 @dataclass(slots=True)
 class Timeouts:
+    """Seconds an upstream has: for a call, read or prompt; and per page of a listing
+    (shorter, since one slow upstream holds up the aggregate list)."""
+
     call: float = 30.0
     listing: float = 10.0
 
@@ -334,11 +337,12 @@ class Methods:
             raise _invalid(unknown)
         return grant
 
-    async def _upstream(self, grant: Grant, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def _upstream(
+        self, grant: Grant, method: str, params: dict[str, Any], *, listing: bool = False
+    ) -> dict[str, Any]:
+        deadline = self.timeouts.listing if listing else self.timeouts.call
         try:
-            return await self.upstreams.request(
-                grant.api, method, params, deadline=self.timeouts.call
-            )
+            return await self.upstreams.request(grant.api, method, params, deadline=deadline)
         except UpstreamFailure as exc:
             raise JsonRpcError(UPSTREAM_ERROR, f"Upstream error: {exc.message}") from None
         except UpstreamRpcError as exc:
@@ -374,7 +378,7 @@ class Methods:
         cursor: str | None = None
         for _ in range(_MAX_UPSTREAM_PAGES):
             params: dict[str, Any] = {} if cursor is None else {"cursor": cursor}
-            result = await self._upstream(grant, method, params)
+            result = await self._upstream(grant, method, params, listing=True)
             page = result.get(key)
             if isinstance(page, list):
                 found.extend(item for item in page if isinstance(item, dict))

@@ -207,6 +207,11 @@ async def test_a_request_without_session_is_400_and_a_forged_one_404(gateway: Ga
     assert (await gateway.send({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})).status == 404
 
 
+async def test_get_offers_no_stream_and_delete_needs_a_session(gateway: Gateway) -> None:
+    assert (await gateway.send(b"", method="GET")).status == 405
+    assert (await gateway.send(b"", method="DELETE")).status == 400
+
+
 async def test_delete_ends_the_session(gateway: Gateway) -> None:
     await gateway.initialize()
     assert (await gateway.send(b"", method="DELETE")).status == 204
@@ -477,6 +482,8 @@ async def test_a_legacy_upstream_is_called_through_its_session_and_recovers_from
         params = {"name": "legacy__whoami", "arguments": {}}
         _, body = await gw.modern("tools/call", params, name="legacy__whoami")
         assert body["result"]["content"][0]["text"] == "legacy"
+        # A legacy upstream's result gains the resultType a 2026-07-28 client needs.
+        assert body["result"]["resultType"] == "complete"
         _, body = await gw.modern("tools/call", params, name="legacy__whoami")
         assert httpx.get(upstreams.legacy + "/stats").json()["initialize"] == before + 1
         httpx.post(upstreams.legacy + "/forget")

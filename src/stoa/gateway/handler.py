@@ -38,6 +38,9 @@ from stoa.gateway.telemetry.flush import flush_metrics
 from stoa.kit.errors import Unauthenticated
 
 _log = logging.getLogger("stoa.gateway")
+# Bodies larger than this (or of unknown length) go upstream as they arrive; smaller ones
+# are read whole first, which is cheaper and lets a failed connection be retried.
+STREAM_BODIES_OVER = 256 * 1024
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _JSON = ("content-type", "application/json")
 
@@ -86,6 +89,14 @@ class GatewayHandler:
                     if api is not None and api.policies.max_body_bytes is not None:
                         return min(self._max_body, api.policies.max_body_bytes)
         return self._max_body
+
+    def streams_body(self, raw_path: bytes, headers: dict[str, str]) -> bool:
+        if not raw_path.startswith(b"/proxy/"):
+            return False
+        declared = headers.get("content-length")
+        if declared is None:
+            return "transfer-encoding" in headers
+        return declared.isdigit() and int(declared) > STREAM_BODIES_OVER
 
     def handle(self, connection: HttpConnection, incoming: Incoming) -> None:
         path = incoming.raw_path
@@ -358,7 +369,9 @@ class GatewayHandler:
                 )
                 return
             limit = policies.max_body_bytes
-            if limit is not None and len(incoming.body) > limit:
+            declared = incoming.headers.get("content-length", "")
+            size = int(declared) if declared.isdigit() else len(incoming.body)
+            if limit is not None and size > limit:
                 self._too_large(connection, incoming, api, limit)
                 return
         admission = ratelimit.limiter.admit_local(grant)
@@ -418,6 +431,8 @@ class GatewayHandler:
             + "".join(f"{name}: {value}\r\n" for name, value in extra)
         ).encode("latin-1")
         body = incoming.body
+        stream = incoming.body_stream
+        declared = incoming.headers.get("content-length", "")
         head = upstream_head(
             api,
             policies,
@@ -425,7 +440,8 @@ class GatewayHandler:
             rest,
             incoming.query,
             incoming.raw_headers,
-            len(body),
+            # A streamed body keeps its declared length, or is sent chunked.
+            len(body) if stream is None else (int(declared) if declared.isdigit() else None),
             incoming.request_id,
             incoming.client_ip,
         )
@@ -445,7 +461,7 @@ class GatewayHandler:
                     route=incoming.method + " " + rest.decode("latin-1"),
                     status=status,
                     latency_ms=(time.perf_counter() - incoming.started) * 1000,
-                    request_bytes=len(body),
+                    request_bytes=len(body) if stream is None else stream.size,
                     response_bytes=response_bytes,
                     tenant=api.tenant,
                     api=api.name,
@@ -462,6 +478,8 @@ class GatewayHandler:
             self._timeout,
             self._retries,
             done,
+            body_stream=stream,
+            body_limit=policies.max_body_bytes,
         ).start()
 
     def _too_large(

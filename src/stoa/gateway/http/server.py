@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 import httptools
 
+from stoa.gateway.http.body_stream import BodyStream
 from stoa.gateway.http.idle import IdleReaper
 from stoa.gateway.http.problem import problem
 from stoa.gateway.http.request import Request
@@ -45,6 +46,7 @@ class Incoming:
 
     __slots__ = (
         "body",
+        "body_stream",
         "client_ip",
         "headers",
         "keep_alive",
@@ -83,6 +85,8 @@ class Incoming:
         self.client_ip = client_ip
         self.too_large = too_large
         self.started = started
+        # Set when the body is relayed as it arrives (then `body` is empty).
+        self.body_stream: BodyStream | None = None
         given = headers.get("x-request-id")
         if given and len(given) <= _MAX_REQUEST_ID and given.isprintable():
             self.request_id = given
@@ -117,6 +121,10 @@ class Handler(Protocol):
         """The largest body accepted for a request to `raw_path`, before authentication."""
         ...
 
+    def streams_body(self, raw_path: bytes, headers: dict[str, str]) -> bool:
+        """Whether this request should be dispatched before its body has arrived."""
+        ...
+
     def handle(self, connection: HttpConnection, incoming: Incoming) -> None:
         """Answer `incoming` through `connection.respond` / `write` + `finish`, now or
         later, exactly once."""
@@ -147,6 +155,7 @@ class HttpConnection(asyncio.Protocol):
         self._body_size = 0
         self._body_limit = 0
         self._too_large = False
+        self._body_stream: BodyStream | None = None
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -170,6 +179,8 @@ class HttpConnection(asyncio.Protocol):
         self.closed = True
         if self._reaper is not None:
             self._reaper.connections.discard(self)
+        if self._body_stream is not None:
+            self._body_stream.fail("the client closed the connection")
         relay, self.relay = self.relay, None
         if relay is not None:
             relay.cancel()
@@ -217,8 +228,21 @@ class HttpConnection(asyncio.Protocol):
         declared = self._headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self._body_limit:
             self._too_large = True
+        elif not self._busy and self._handler.streams_body(path, self._headers):
+            incoming = self._incoming(b"")
+            self._body_stream = incoming.body_stream = BodyStream()
+            self._busy = True
+            self._handler.handle(self, incoming)
 
     def on_body(self, body: bytes) -> None:
+        stream = self._body_stream
+        if stream is not None:
+            self._body_size += len(body)
+            if self._body_size > self._body_limit:
+                stream.fail(f"the request body is larger than the {self._body_limit} bytes allowed")
+            else:
+                stream.feed(body)
+            return
         if self._too_large:
             return
         self._body_size += len(body)
@@ -228,25 +252,34 @@ class HttpConnection(asyncio.Protocol):
             return
         self._body.append(body)
 
-    def on_message_complete(self) -> None:
+    def _incoming(self, body: bytes) -> Incoming:
         parsed = httptools.parse_url(self._url) if self._url[:1] == b"/" else None
         if parsed is None:
             raw_path, query = self._url or b"/", ""
         else:
             raw_path = parsed.path
             query = parsed.query.decode("latin-1") if parsed.query else ""
-        incoming = Incoming(
+        return Incoming(
             method=self._parser.get_method().decode("ascii"),
             raw_path=raw_path,
             query=query,
             raw_headers=self._raw_headers,
             headers=self._headers,
-            body=b"".join(self._body) if len(self._body) != 1 else self._body[0],
+            body=body,
             keep_alive=self._parser.should_keep_alive() and not self._too_large,
             client_ip=self.client_ip,
             too_large=self._too_large,
             started=time.perf_counter(),
         )
+
+    def on_message_complete(self) -> None:
+        stream = self._body_stream
+        if stream is not None:
+            # Dispatched when its head arrived; its answer may even be out already.
+            self._body_stream = None
+            stream.finish()
+            return
+        incoming = self._incoming(b"".join(self._body) if len(self._body) != 1 else self._body[0])
         if self._busy:
             self._queue.append(incoming)
             if len(self._queue) >= _MAX_PIPELINED and self.transport is not None:

@@ -103,6 +103,11 @@ class UpstreamConnection(asyncio.Protocol):
         self._got_bytes = False
         self.transport.write(data)
 
+    def write(self, data: bytes) -> None:
+        """More of the request (a streamed body)."""
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
+
     def abandon(self) -> None:
         """Stop delivering to the sink and close: used when the client goes away or a
         timeout fires mid-response, where the connection's state is unknown."""

@@ -38,14 +38,15 @@ def upstream_head(
     rest: bytes,
     query: str,
     raw_headers: list[tuple[bytes, bytes]],
-    body_length: int,
+    body_length: int | None,
     request_id: str,
     client_ip: str,
 ) -> bytes:
     """The request line and headers to send upstream for a proxied call.
 
     `rest` is the path after `/proxy/{tenant}/{api}`, as received (still percent-encoded),
-    so the backend sees exactly what the caller sent.
+    so the backend sees exactly what the caller sent. `body_length` None: the body follows
+    in chunked encoding.
     """
     target = api.upstream
     assert target is not None
@@ -88,7 +89,9 @@ def upstream_head(
     parts.append(
         f"x-request-id: {request_id}\r\nx-forwarded-for: {forwarded_for}\r\n".encode("latin-1")
     )
-    if body_length or method in ("POST", "PUT", "PATCH"):
+    if body_length is None:
+        parts.append(b"transfer-encoding: chunked\r\n")
+    elif body_length or method in ("POST", "PUT", "PATCH"):
         parts.append(b"content-length: %d\r\n" % body_length)
     parts.append(b"\r\n")
     return b"".join(parts)

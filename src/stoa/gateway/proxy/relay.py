@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from stoa.gateway.http.body_stream import BodyStream
 from stoa.gateway.http.problem import problem
 from stoa.gateway.http.server import HttpConnection, Incoming
 from stoa.gateway.http.wire import status_line
@@ -45,6 +46,9 @@ class ProxyRelay:
         "_response_bytes",
         "_sent_at",
         "_status",
+        "_stream",
+        "_stream_chunked",
+        "_stream_limit",
         "_target",
         "_timeout",
         "_timer",
@@ -62,6 +66,9 @@ class ProxyRelay:
         timeout: float,
         retries: int,
         done: Done,
+        *,
+        body_stream: BodyStream | None = None,
+        body_limit: int | None = None,
     ) -> None:
         self._client = client
         self._incoming = incoming
@@ -82,6 +89,14 @@ class ProxyRelay:
         self._response_bytes = 0
         self._sent_at = 0.0
         self._out: list[bytes] = []
+        # A body still arriving from the client: relayed as it comes, never retried.
+        self._stream = body_stream
+        self._stream_chunked = (
+            body_stream is not None and not incoming.headers.get("content-length", "").isdigit()
+        )
+        self._stream_limit = body_limit
+        if body_stream is not None:
+            self._attempts = 1
 
     def start(self) -> None:
         if not self._breaker.allows():
@@ -101,7 +116,9 @@ class ProxyRelay:
 
     def _attempt(self) -> None:
         self._attempts -= 1
-        connection = self._pool.take_idle(self._target)
+        # A streamed body cannot be sent twice, so it never risks a pooled connection
+        # that may turn out dead.
+        connection = None if self._stream is not None else self._pool.take_idle(self._target)
         if connection is not None:
             self._send(connection)
         else:
@@ -130,6 +147,35 @@ class ProxyRelay:
         connection.send(self._request, self)
         if self._client.write_paused:
             connection.pause_reading()
+        if self._stream is not None:
+            self._stream.attach(self)
+
+    # BodySink (a streamed request body)
+    def on_request_body(self, chunk: bytes) -> None:
+        stream, upstream = self._stream, self._upstream
+        if self._finished or stream is None or upstream is None:
+            return
+        if self._stream_limit is not None and stream.size > self._stream_limit:
+            stream.fail(f"the request body is larger than the {self._stream_limit} bytes allowed")
+            return
+        upstream.write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if self._stream_chunked else chunk)
+
+    def on_request_end(self) -> None:
+        if self._stream_chunked and self._upstream is not None and not self._finished:
+            self._upstream.write(b"0\r\n\r\n")
+
+    def on_request_failed(self, reason: str) -> None:
+        if self._finished:
+            return
+        self._incoming.keep_alive = False
+        if self._upstream is not None:
+            self._upstream.abandon()
+            self._upstream = None
+        if self._head_sent:
+            self._finish(close=True)
+        else:
+            status = 413 if "larger than" in reason else 400
+            self._fail_with(status, reason)
 
     # Relay (client side flow control)
     def pause(self) -> None:
@@ -201,7 +247,15 @@ class ProxyRelay:
         self.on_upstream_flush()
         upstream = self._upstream
         self._upstream = None
-        if upstream is not None:
+        stream = self._stream
+        if stream is not None and not stream.done:
+            # The upstream answered before the whole body arrived: that connection is
+            # out of step, and the rest of the body has nowhere to go.
+            stream.detach()
+            self._incoming.keep_alive = False
+            if upstream is not None:
+                upstream.abandon()
+        elif upstream is not None:
             self._pool.put_back(upstream)
         self._complete()
 
@@ -252,14 +306,20 @@ class ProxyRelay:
 
     def _finish(self, *, close: bool) -> None:
         self._finished = True
+        self._detach_stream()
         self._cancel_timer()
         self._done(self._status, self._response_bytes, time.perf_counter() - self._sent_at)
         self._client.finish(self._incoming, close=close)
+
+    def _detach_stream(self) -> None:
+        if self._stream is not None:
+            self._stream.detach()
 
     def _fail_with(
         self, status: int, detail: str, headers: list[tuple[str, str]] | None = None
     ) -> None:
         self._finished = True
+        self._detach_stream()
         self._cancel_timer()
         self._status = status
         upstream_time = time.perf_counter() - self._sent_at if self._sent_at else 0.0

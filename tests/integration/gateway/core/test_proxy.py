@@ -390,3 +390,42 @@ def test_health_metadata_and_metrics(gateway: GatewayProcess, spec: SnapshotSpec
     assert "stoa_gateway_overhead_seconds_bucket" in text
     assert "stoa_gateway_snapshot_generated_timestamp_seconds" in text
     assert 'stoa_gateway_usage_events_total{api="weather",tenant="demo"}' in text
+
+
+def test_large_and_chunked_uploads_are_streamed_upstream(
+    start_gateway: StartGateway, spec: SnapshotSpec
+) -> None:
+    assert spec.keys is not None
+    spec.policies = [_policy("body_size", "plan", "pln_gold", {"max_bytes": 2_000_000})]
+    gateway = start_gateway(spec)
+    url = f"{gateway.url}/proxy/demo/echo/upload"
+    headers = {"x-api-key": spec.keys.good}
+    big = b"a" * 1_000_000
+    sized = httpx.post(url, headers=headers, content=big, timeout=30)
+    assert sized.status_code == 200
+    assert sized.json()["body"] == big.decode()
+    assert sized.json()["headers"]["content-length"] == "1000000"
+
+    def pieces():  # type: ignore[no-untyped-def]
+        for _ in range(10):
+            yield b"b" * 100_000
+
+    chunked = httpx.post(url, headers=headers, content=pieces(), timeout=30)
+    assert chunked.status_code == 200
+    assert chunked.json()["body"] == "b" * 1_000_000
+    # Relayed as it came (chunked), not gathered first and sent with a length.
+    assert chunked.json()["headers"]["transfer-encoding"] == "chunked"
+
+    def too_much():  # type: ignore[no-untyped-def]
+        for _ in range(30):
+            yield b"c" * 100_000
+
+    refused = httpx.post(url, headers=headers, content=too_much(), timeout=30)
+    assert refused.status_code == 413
+    assert "2000000 bytes" in refused.json()["detail"]
+    declared = httpx.post(url, headers=headers, content=b"d" * 2_000_001, timeout=30)
+    assert declared.status_code == 413
+    # Refused before anything was read: no credential, body still coming.
+    anonymous = httpx.post(url, content=pieces(), timeout=30)
+    assert anonymous.status_code == 401
+    _still_serves(gateway, spec)

@@ -41,6 +41,7 @@ _SINGLE = (
     "resource",
     "nonce",
     "prompt",
+    "login_hint",
 )
 
 
@@ -84,6 +85,7 @@ class AuthorizationRequest:
     resource: str | None
     nonce: str | None
     prompt: str | None
+    login_hint: str | None = None
 
 
 def with_query(uri: str, params: Mapping[str, str | None]) -> str:
@@ -144,7 +146,10 @@ async def parse_request(
     for name in _SINGLE:
         if len(params.get(name, ())) > 1:
             raise back("invalid_request", f"{name} must not be repeated")
-    if one("response_type") != "code":
+    response_type = one("response_type")
+    if not response_type:
+        raise back("invalid_request", "response_type is required (code)")
+    if response_type != "code":
         raise back("unsupported_response_type", "response_type must be code")
     if AUTHORIZATION_CODE not in client.grant_types:
         raise back("unauthorized_client", "this client may not use the authorization code grant")
@@ -174,6 +179,7 @@ async def parse_request(
         resource=resource,
         nonce=one("nonce"),
         prompt=prompt,
+        login_hint=(one("login_hint") or "")[:320] or None,
     )
 
 

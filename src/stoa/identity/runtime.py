@@ -15,6 +15,7 @@ from starlette.requests import Request
 from stoa.identity.browser_session import BrowserSigner
 from stoa.identity.client_metadata import ClientMetadataDocuments
 from stoa.identity.config import IdentityConfig
+from stoa.identity.housekeeping import Housekeeper
 from stoa.identity.key_source import DatabaseKeySource
 from stoa.identity.registration import RegistrationLimiter
 from stoa.identity.throttle import (
@@ -40,6 +41,7 @@ class IdentityRuntime:
     throttle: LoginThrottle
     registrations: RegistrationLimiter
     recovery_code_secret: bytes
+    housekeeper: Housekeeper
     redis: Redis | None = None
 
     async def aclose(self) -> None:
@@ -90,6 +92,7 @@ def build_identity(
         throttle=LoginThrottle(store),
         registrations=RegistrationLimiter(config.registrations_per_ip_per_hour),
         recovery_code_secret=hmac.new(master_key, b"stoa recovery codes", hashlib.sha256).digest(),
+        housekeeper=Housekeeper(sessions),
         redis=redis,
     )
 

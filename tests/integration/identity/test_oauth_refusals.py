@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -9,10 +10,13 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from stoa.controlplane.models import AuthorizationCode
+from stoa.controlplane.db import create_engine, create_sessionmaker
+from stoa.controlplane.models import AuthorizationCode, RefreshToken, RevokedAccessToken
 from stoa.controlplane.models.base import utcnow
+from stoa.identity.housekeeping import purge_expired
+from stoa.kit.ids import new_id
 from support.oauth import (
     REDIRECT_URI,
     Browser,
@@ -350,3 +354,40 @@ def test_nul_characters_are_refused_not_stored(world: World, browser: Browser) -
         "/oauth/authorize/login", data={"email": "a\x00@b.c", "password": "x", "csrf": "x"}
     )
     assert login.status_code == 400
+
+
+def test_housekeeping_deletes_only_what_can_no_longer_be_used(world: World) -> None:
+    dev = person(world, "dev@acme.test", PASSWORD)
+    now = utcnow()
+
+    def refresh_row(expires_in: timedelta) -> RefreshToken:
+        return RefreshToken(
+            id=new_id("rt"),
+            token_digest=new_id("d"),
+            family_id="f",
+            client_id="c",
+            user_id=dev.user_id,
+            scope="",
+            auth_time=now,
+            expires_at=now + expires_in,
+        )
+
+    world._run(
+        refresh_row(timedelta(seconds=-1)),
+        refresh_row(timedelta(days=1)),
+        RevokedAccessToken(jti="old", expires_at=now - timedelta(seconds=1)),
+        RevokedAccessToken(jti="live", expires_at=now + timedelta(minutes=5)),
+    )
+
+    async def purge_and_count() -> tuple[int, list[str]]:
+        engine = create_engine(world.settings.resolved_database_url)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                await purge_expired(session)
+                tokens = len((await session.scalars(select(RefreshToken))).all())
+                jtis = list(await session.scalars(select(RevokedAccessToken.jti)))
+                return tokens, jtis
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(purge_and_count()) == (1, ["live"])

@@ -211,7 +211,7 @@ async def authorize(request: Request) -> Response:
         current = await _logged_in_user(runtime, session, request)
         wants_login = areq.prompt is not None and "login" in areq.prompt.split()
         if current is None or wants_login:
-            return _login(page, areq, raw)
+            return _login(page, areq, raw, email=areq.login_hint or "")
         return await _consent(page, session, areq, raw, current[0])
 
 
@@ -273,11 +273,13 @@ async def login(request: Request) -> Response:
     email = form.get("email", "").strip()
     password = form.get("password", "")
     ip = client_address(request)
-    async with runtime.sessions() as session, session.begin():
+    account = email.lower()
+    # Reads only, and no session is held during the argon2 check: on SQLite every
+    # transaction holds the write lock, and a password check takes a good part of a second.
+    async with runtime.sessions() as session:
         areq = await _optional_request(runtime, session, request, raw)
         if isinstance(areq, Response):
             return areq
-        account = email.lower()
         decision = await runtime.throttle.check(account=account, ip=ip)
         if not decision.allowed:
             return _login(
@@ -290,14 +292,13 @@ async def login(request: Request) -> Response:
                 error=f"Too many failed sign-ins. Try again in {decision.retry_after} seconds.",
             )
         user = await user_service.find_login(session, account) if email else None
-        human = user if user is not None and user.kind == "human" else None
-        stored = human.password_hash if human is not None else None
-        valid = await asyncio.to_thread(verify_password, stored, password)
-        if human is None or not valid or human.status != "active":
-            await runtime.throttle.record_failure(account=account, ip=ip)
-            return _login(
-                page, areq, raw, email=email, status=400, error="Wrong email or password."
-            )
+    human = user if user is not None and user.kind == "human" else None
+    stored = human.password_hash if human is not None else None
+    valid = await asyncio.to_thread(verify_password, stored, password)
+    if human is None or not valid or human.status != "active":
+        await runtime.throttle.record_failure(account=account, ip=ip)
+        return _login(page, areq, raw, email=email, status=400, error="Wrong email or password.")
+    async with runtime.sessions() as session:
         if await second_factor.confirmed_factor(session, human) is not None:
             pending = runtime.signer.sign(
                 "second-factor",

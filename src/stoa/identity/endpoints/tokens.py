@@ -9,11 +9,17 @@ from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from stoa.identity import grants, token_status
-from stoa.identity.clients import authenticated_client, presented_credentials
+from stoa.identity.clients import (
+    Client,
+    PresentedCredentials,
+    authenticated_client,
+    presented_credentials,
+)
 from stoa.identity.config import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, REFRESH_TOKEN
 from stoa.identity.endpoints.forms import in_transaction, oauth_form
 from stoa.identity.oauth_errors import (
@@ -23,9 +29,16 @@ from stoa.identity.oauth_errors import (
     invalid_request,
     invalid_token,
 )
-from stoa.identity.runtime import identity_of
+from stoa.identity.runtime import IdentityRuntime, identity_of
 
 router = APIRouter(tags=["identity"], include_in_schema=False)
+
+
+async def _authenticated(runtime: IdentityRuntime, credentials: PresentedCredentials) -> Client:
+    """The requesting client, looked up outside the grant's transaction: checking a
+    secret (argon2) or fetching a metadata document must not hold a database lock."""
+    async with runtime.sessions() as session:
+        return await authenticated_client(session, runtime.documents, credentials)
 
 
 @router.post("/oauth/token")
@@ -40,8 +53,9 @@ async def token(request: Request) -> Response:
             request.headers.get("authorization"), form.get("client_id"), form.get("client_secret")
         )
 
+        client = await _authenticated(runtime, credentials)
+
         async def work(session: AsyncSession) -> dict[str, Any]:
-            client = await authenticated_client(session, runtime.documents, credentials)
             if grant_type == AUTHORIZATION_CODE:
                 return await grants.authorization_code(
                     session, runtime.box, runtime.config, runtime.settings, client, form
@@ -62,7 +76,8 @@ async def token(request: Request) -> Response:
         answer = await in_transaction(runtime, work)
     except OAuthError as exc:
         return exc.response()
-    return JSONResponse(answer, headers=NO_STORE)
+    housekeeping = BackgroundTask(runtime.housekeeper.run) if runtime.housekeeper.claim() else None
+    return JSONResponse(answer, headers=NO_STORE, background=housekeeping)
 
 
 @router.post("/oauth/revoke")
@@ -77,8 +92,9 @@ async def revoke(request: Request) -> Response:
         if not presented:
             raise invalid_request("token is required")
 
+        client = await _authenticated(runtime, credentials)
+
         async def work(session: AsyncSession) -> None:
-            client = await authenticated_client(session, runtime.documents, credentials)
             await token_status.revoke(
                 session,
                 runtime.keys,
@@ -104,8 +120,9 @@ async def introspect(request: Request) -> Response:
         )
         presented = form.get("token")
 
+        client = await _authenticated(runtime, credentials)
+
         async def work(session: AsyncSession) -> dict[str, Any]:
-            client = await authenticated_client(session, runtime.documents, credentials)
             if not client.confidential:
                 # RFC 7662 §2.1: the endpoint must be protected against token scanning.
                 raise invalid_client(

@@ -110,7 +110,10 @@ def parse_document(client_id: str, document: object) -> ClientMetadataDocument:
         redirect_uris=tuple(uris),
         grant_types=frozenset(grants),
         scopes=frozenset(scopes & set(SUPPORTED_SCOPES)),
-        client_uri=client_uri if isinstance(client_uri, str) else None,
+        # Shown as a link on the consent page: https only.
+        client_uri=client_uri
+        if isinstance(client_uri, str) and client_uri.startswith("https://")
+        else None,
     )
 
 

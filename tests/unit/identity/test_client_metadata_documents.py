@@ -137,3 +137,11 @@ async def test_ssrf_guard_refuses_private_addresses_unless_allowed() -> None:
     with pytest.raises(OAuthError):
         await _documents(served).get(metadata)
     assert served.calls == 0
+
+
+@pytest.mark.anyio
+async def test_only_https_client_uris_are_kept() -> None:
+    unsafe = json.dumps(_document(client_uri="javascript:alert(1)")).encode()
+    assert (await _documents(Served(unsafe)).get(CLIENT_ID)).client_uri is None
+    safe = json.dumps(_document(client_uri="https://agent.example")).encode()
+    assert (await _documents(Served(safe)).get(CLIENT_ID)).client_uri == "https://agent.example"

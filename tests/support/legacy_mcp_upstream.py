@@ -4,7 +4,8 @@ It speaks only the legacy generation: `server/discover` is refused as the 1.x SD
 a request without a session, `initialize` opens a session, every other request needs
 `Mcp-Session-Id` (404 otherwise), and answers come as event streams. `POST /forget`
 drops every session (a restarted server), `GET /stats` says how many `initialize`s it saw.
-Tools: `whoami` (returns "legacy"), `slow` (sleeps `seconds`, then answers).
+Tools: `whoami` (returns "legacy"), `slow` (sleeps `seconds`, then answers), `headers`
+(returns the request's headers as JSON text).
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ def create_legacy_app() -> Starlette:
             if name == "slow":
                 await asyncio.sleep(float(message["params"]["arguments"].get("seconds", 5)))
             text = "legacy" if name == "whoami" else f"{name} done"
+            if name == "headers":
+                text = json.dumps(dict(request.headers))
             result = {"content": [{"type": "text", "text": text}], "isError": False}
             return sse({"jsonrpc": "2.0", "id": message["id"], "result": result})
         error = {"code": -32601, "message": f"Method not found: {method}"}

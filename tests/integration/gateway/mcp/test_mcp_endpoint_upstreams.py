@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from stoa.contract.snapshot import ToolEntry
+from stoa.contract.snapshot import ToolEntry, UpstreamAuth
 from stoa.demo.toolbox import create_toolbox_app
 from stoa.demo.weather import create_weather_app
 from stoa.gateway.auth.caller import Caller
@@ -495,6 +495,26 @@ async def test_a_legacy_upstream_is_called_through_its_session_and_recovers_from
         _, body = await gw.modern("tools/call", slow, name="legacy__slow")
         assert body["result"]["isError"] is True
         assert "did not answer" in body["result"]["content"][0]["text"]
+    finally:
+        await gw.close()
+
+
+async def test_the_upstream_credential_is_added_and_the_callers_is_not_passed_on(
+    upstreams: Upstreams,
+) -> None:
+    auth = UpstreamAuth(location="header", name="X-Upstream-Key", value="hunter2")
+    tools = [ToolEntry(name="headers", description="h", input_schema={"type": "object"})]
+    apis = [api("a-cred", "legacy", "mcp", upstreams.legacy + "/mcp", tools, auth=auth)]
+    gw = Gateway(apis)
+    try:
+        params = {"name": "legacy__headers", "arguments": {}}
+        _, body = await gw.modern(
+            "tools/call", params, name="legacy__headers", headers={"x-api-key": "stoa_sk_caller"}
+        )
+        seen = json.loads(body["result"]["content"][0]["text"])
+        assert seen["x-upstream-key"] == "hunter2"
+        assert "x-api-key" not in seen
+        assert "authorization" not in seen
     finally:
         await gw.close()
 

@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 import msgspec
 
+from stoa.contract.snapshot import UpstreamAuth
 from stoa.gateway.mcp.sse import SseReader
 from stoa.gateway.mcp.upstream.http1 import (
     HttpPool,
@@ -130,11 +131,12 @@ class McpUpstreams:
 
     def __init__(self, pool: HttpPool, *, max_body: int = 10_000_000) -> None:
         self._pool = pool
-        self._servers: dict[tuple[str, str], UpstreamServer] = {}
+        self._servers: dict[tuple[str, str, UpstreamAuth | None], UpstreamServer] = {}
         self._max_body = max_body
 
     def server_for(self, api: CompiledApi) -> UpstreamServer:
-        key = (api.id, api.upstream_url)
+        # A new URL or credential (after a snapshot reload) starts afresh.
+        key = (api.id, api.upstream_url, api.upstream_auth)
         server = self._servers.get(key)
         if server is None:
             if api.upstream is None:

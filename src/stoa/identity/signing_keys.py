@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import weakref
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,8 +51,20 @@ def _row_for(key: ECKey, box: SecretBox) -> SigningKey:
     )
 
 
+# Decrypted keys per master key (box), so signing does not decrypt on every token.
+_DECRYPTED: weakref.WeakKeyDictionary[SecretBox, dict[tuple[str, str], ECKey]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _private_key(row: SigningKey, box: SecretBox) -> ECKey:
-    return ECKey.import_key(json.loads(box.decrypt(row.private_jwk_encrypted, context=row.kid)))
+    known = _DECRYPTED.setdefault(box, {})
+    cache_key = (row.kid, row.private_jwk_encrypted)
+    key = known.get(cache_key)
+    if key is None:
+        plain = box.decrypt(row.private_jwk_encrypted, context=row.kid)
+        key = known[cache_key] = ECKey.import_key(json.loads(plain))
+    return key
 
 
 async def _active(session: AsyncSession) -> SigningKey | None:

@@ -216,10 +216,12 @@ class Methods:
                 headers=(("Retry-After", str(retry_after)),),
             )
         api = grant.api
+        upstream_started = time.perf_counter()
         if api.kind == "mcp":
             result, status, sent, received = await self._call_mcp(grant, tool.name, arguments)
         else:
             result, status, sent, received = await self._call_rest(grant, tool, arguments)
+        metrics.observe_upstream("mcp", time.perf_counter() - upstream_started)
         _record(grant, tool.name, status, started, sent, received)
         return result
 
@@ -426,7 +428,10 @@ def _renamed(
 
 
 def _record(grant: Grant, tool: str, status: int, started: float, sent: int, got: int) -> None:
+    """The call's usage event, and its count in `stoa_gateway_requests` under the kind
+    `mcp-tool` (by API and tool; the HTTP request itself is counted as kind `mcp`)."""
     api = grant.api
+    metrics.count_request("mcp-tool", api.tenant, api.name, tool, status)
     usage.record(
         usage.UsageEvent(
             at=time.time(),

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from stoa.contract.snapshot import ToolEntry, UpstreamAuth
 from stoa.demo.toolbox import create_toolbox_app
@@ -23,6 +24,7 @@ from stoa.gateway.http.request import Request
 from stoa.gateway.http.response import Response
 from stoa.gateway.mcp.endpoint import AGGREGATE, McpEndpoint, McpScope
 from stoa.gateway.snapshot.holder import SnapshotHolder
+from stoa.gateway.telemetry import metrics
 from stoa.kit.settings import Settings
 from support.gateway_mcp import api, caller_of, snapshot, toolbox_tools, weather_tools
 from support.legacy_mcp_upstream import create_legacy_app
@@ -269,6 +271,28 @@ async def test_modern_discover_list_and_call_need_no_session(gateway: Gateway) -
     )
     assert added["result"]["structuredContent"] == {"result": 3.0}
     assert added["result"]["resultType"] == "complete"
+
+
+async def test_tool_calls_are_counted_by_api_and_tool(gateway: Gateway) -> None:
+    def count() -> float:
+        metrics.flush()
+        value = REGISTRY.get_sample_value(
+            "stoa_gateway_requests_total",
+            {
+                "kind": "mcp-tool",
+                "tenant": "demo",
+                "api": "toolbox",
+                "tool": "echo",
+                "status_class": "2xx",
+            },
+        )
+        return value or 0.0
+
+    before = count()
+    await gateway.modern(
+        "tools/call", {"name": "toolbox__echo", "arguments": {"text": "x"}}, name="toolbox__echo"
+    )
+    assert count() == before + 1
 
 
 async def test_modern_headers_must_match_the_body(gateway: Gateway) -> None:

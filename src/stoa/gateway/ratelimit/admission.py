@@ -7,13 +7,13 @@ import math
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from stoa.contract.snapshot import PlanEntry
 
 
-@dataclass(frozen=True, slots=True)
-class Admission:
-    """Whether a call may proceed.
+class Admission(NamedTuple):
+    """Whether a call may proceed (a named tuple: built on every call, so it must be cheap).
 
     `limit`, `remaining` and `reset` (seconds until the window that is closest to running
     out resets) describe the tightest limit for `RateLimit-*` headers; None when the

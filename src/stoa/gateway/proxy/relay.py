@@ -208,6 +208,10 @@ class ProxyRelay:
             framing = b"content-length: %d\r\n" % length if length is not None else b""
         elif length is not None:
             framing = b"content-length: %d\r\n" % length
+        elif not self._incoming.keep_alive:
+            # The connection closes after this response, which delimits the body: valid
+            # for every client, HTTP/1.0 ones included (they cannot read chunked).
+            framing = b""
         else:
             framing = b"transfer-encoding: chunked\r\n"
             self._chunked_out = True

@@ -429,3 +429,19 @@ def test_large_and_chunked_uploads_are_streamed_upstream(
     anonymous = httpx.post(url, content=pieces(), timeout=30)
     assert anonymous.status_code == 401
     _still_serves(gateway, spec)
+
+
+def test_http10_client_gets_a_close_delimited_body(
+    gateway: GatewayProcess, spec: SnapshotSpec
+) -> None:
+    assert spec.keys is not None
+    request = f"GET /proxy/other/secret/big HTTP/1.0\r\nx-api-key: {spec.keys.other_app}\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
+        sock.sendall(request.encode())
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"transfer-encoding" not in head.lower()
+    assert len(body) == 1_000_000

@@ -19,7 +19,7 @@ from bench.debian import ensure_tools
 from bench.gateway import Gateway
 from bench.measure import Measurement, Target, measure
 from bench.processes import Processes, StartError, free_port, harness_run
-from bench.report import Section, render, render_targets
+from bench.report import Section, render, render_targets, to_json
 from bench.snapshot import LIMITED_API, MCP_API, OPEN_API, TENANT
 from bench.stack import REPO, start_stack
 from bench.wrk import LoadSpec, WrkError, get_script, json_rpc_script
@@ -137,6 +137,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         metavar="REF",
         help="run the gateway as committed at REF (e.g. HEAD) instead of the working tree",
     )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write every round of every target to FILE, to compare runs over time",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the run directory and logs")
     return parser.parse_args(argv)
 
@@ -228,6 +235,8 @@ def _run(args: argparse.Namespace, procs: Processes, run: Path, tools: dict[str,
         else None,
         mcp_gateway.best() if mcp_gateway is not None else None,
     )
+    if args.json is not None:
+        args.json.write_text(to_json(_header(args, plan, tools), jobs))
     return f"{table}\n\n{targets}"
 
 

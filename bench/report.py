@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 from bench.measure import Measurement
 
@@ -99,3 +102,23 @@ def render_targets(rest: tuple[Measurement, Measurement] | None, mcp: Measuremen
             "  (gateway processes only; the upstream's CPU is not counted)"
         )
     return "\n".join(lines)
+
+
+class _Rounds(Protocol):
+    @property
+    def results(self) -> list[Measurement]: ...
+
+
+def to_json(header: str, jobs: Iterable[_Rounds]) -> str:
+    """Every round of every target, with the derived figures, as one JSON document."""
+    rounds = [
+        {
+            **asdict(m),
+            "rate": m.rate,
+            "cpu_us_per_request": m.cpu_us_per_request,
+            "system_us_per_request": m.system_us_per_request,
+        }
+        for job in jobs
+        for m in job.results
+    ]
+    return json.dumps({"header": header, "rounds": rounds}, indent=2)

@@ -12,7 +12,6 @@ import logging
 import math
 import time
 from typing import Protocol
-from urllib.parse import unquote
 
 import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -83,9 +82,7 @@ class GatewayHandler:
             if snapshot is not None:
                 parts = raw_path.split(b"/", 4)
                 if len(parts) >= 4:
-                    api = snapshot.api_by_route.get(
-                        (parts[2].decode("latin-1"), parts[3].decode("latin-1"))
-                    )
+                    api = snapshot.api_at(parts[2], parts[3])
                     if api is not None and api.policies.max_body_bytes is not None:
                         return min(self._max_body, api.policies.max_body_bytes)
         return self._max_body
@@ -207,8 +204,7 @@ class GatewayHandler:
         parts = incoming.raw_path.split(b"/", 4)
         api = None
         if len(parts) >= 4 and parts[2] and parts[3]:
-            route = (unquote(parts[2].decode("latin-1")), unquote(parts[3].decode("latin-1")))
-            api = snapshot.api_by_route.get(route)
+            api = snapshot.api_at(parts[2], parts[3])
         if api is None or api.upstream is None:
             self._answer(
                 connection,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from stoa.contract.snapshot import (
     ApiEntry,
@@ -113,6 +113,7 @@ class CompiledSnapshot:
     generated_at: float
     schema_version: int
     api_by_route: Mapping[tuple[str, str], CompiledApi]
+    api_by_raw_route: Mapping[tuple[bytes, bytes], CompiledApi]  # the same, UTF-8 encoded
     api_by_id: Mapping[str, CompiledApi]
     key_by_digest: Mapping[str, KeyEntry]
     grants_by_application: Mapping[str, Mapping[str, Grant]]  # app id -> api id -> Grant
@@ -124,6 +125,19 @@ class CompiledSnapshot:
     # costs more than the rest of a key check. Bounded; gone with the snapshot, so a
     # revoked key stops working at the next reload. Expiry is checked on every call.
     digest_cache: dict[str, tuple[KeyEntry, Any]] = field(default_factory=dict)
+
+    def api_at(self, tenant: bytes, name: bytes) -> CompiledApi | None:
+        """The API routed at `/{tenant}/{name}` as they appear in a request path (raw
+        bytes, possibly percent-encoded)."""
+        api = self.api_by_raw_route.get((tenant, name))
+        if api is None and (b"%" in tenant or b"%" in name):
+            api = self.api_by_route.get(
+                (
+                    unquote_to_bytes(tenant).decode("utf-8", "replace"),
+                    unquote_to_bytes(name).decode("utf-8", "replace"),
+                )
+            )
+        return api
 
     def grants_for_owner(self, owner_id: str) -> Mapping[str, Grant]:
         """The grants of every application `owner_id` owns, one per API.
@@ -237,6 +251,9 @@ def compile_snapshot(snapshot: Snapshot) -> CompiledSnapshot:
         generated_at=snapshot.generated_at,
         schema_version=snapshot.schema_version,
         api_by_route=MappingProxyType(routes),
+        api_by_raw_route=MappingProxyType(
+            {(tenant.encode(), name.encode()): api for (tenant, name), api in routes.items()}
+        ),
         api_by_id=MappingProxyType(apis),
         key_by_digest=MappingProxyType(keys),
         grants_by_application=MappingProxyType(

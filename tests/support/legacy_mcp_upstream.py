@@ -5,7 +5,8 @@ a request without a session, `initialize` opens a session, every other request n
 `Mcp-Session-Id` (404 otherwise), and answers come as event streams. `POST /forget`
 drops every session (a restarted server), `GET /stats` says how many `initialize`s it saw.
 Tools: `whoami` (returns "legacy"), `slow` (sleeps `seconds`, then answers), `headers`
-(returns the request's headers as JSON text).
+(returns the request's headers as JSON text), `linger` (answers, then keeps its event
+stream open for 30 s).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 VERSION = "2025-06-18"
@@ -57,6 +58,18 @@ def create_legacy_app() -> Starlette:
             return Response(status_code=202)
         if request.headers.get("mcp-protocol-version") != VERSION:
             return JSONResponse({"error": "wrong protocol version header"}, 400)
+        if method == "tools/call" and message["params"]["name"] == "linger":
+            # Answers at once, then keeps the stream open, as servers may.
+            answer = {"content": [{"type": "text", "text": "lingering"}], "isError": False}
+            reply = {"jsonrpc": "2.0", "id": message["id"], "result": answer}
+            event = f"event: message\r\ndata: {json.dumps(reply)}\r\n\r\n"
+
+            async def linger() -> Any:
+                yield b": prime\r\n\r\n"
+                yield event.encode()
+                await asyncio.sleep(30)
+
+            return StreamingResponse(linger(), media_type="text/event-stream")
         if method == "tools/call":
             stats["calls"] += 1
             name = message["params"]["name"]

@@ -497,6 +497,7 @@ async def test_a_legacy_upstream_is_called_through_its_session_and_recovers_from
             [
                 ToolEntry(name="whoami", description="who", input_schema={"type": "object"}),
                 ToolEntry(name="slow", description="slow", input_schema={"type": "object"}),
+                ToolEntry(name="linger", description="linger", input_schema={"type": "object"}),
             ],
         )
     ]
@@ -514,6 +515,11 @@ async def test_a_legacy_upstream_is_called_through_its_session_and_recovers_from
         _, body = await gw.modern("tools/call", params, name="legacy__whoami")
         assert body["result"]["content"][0]["text"] == "legacy"
         assert httpx.get(upstreams.legacy + "/stats").json()["initialize"] == before + 2
+
+        # An answer inside a stream that stays open is passed on at once, not at the deadline.
+        linger = {"name": "legacy__linger", "arguments": {}}
+        _, body = await gw.modern("tools/call", linger, name="legacy__linger")
+        assert body["result"]["content"][0]["text"] == "lingering"
 
         slow = {"name": "legacy__slow", "arguments": {"seconds": 3}}
         _, body = await gw.modern("tools/call", slow, name="legacy__slow")

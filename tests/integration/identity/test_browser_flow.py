@@ -3,6 +3,7 @@ sign-in form, CSRF, consent, code, token, refresh, revoke, introspect, UserInfo.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import httpx
@@ -10,6 +11,10 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from stoa.controlplane.db import create_engine, create_sessionmaker
+from stoa.identity.signing_keys import rotate_signing_key
+from stoa.kit.crypto import SecretBox
+from stoa.kit.platform_secrets import load_platform_secrets
 from support.oauth import (
     REDIRECT_URI,
     Browser,
@@ -248,13 +253,6 @@ def test_client_credentials_for_a_service_account(world: World) -> None:
 
 
 def test_rotated_signing_key_is_published_and_trusted(world: World) -> None:
-    import asyncio
-
-    from stoa.controlplane.db import create_engine, create_sessionmaker
-    from stoa.identity.signing_keys import rotate_signing_key
-    from stoa.kit.crypto import SecretBox
-    from stoa.kit.platform_secrets import load_platform_secrets
-
     client_id, secret = service_account(world, "ci")
     before = httpx.post(
         f"{world.base_url}/oauth/token",

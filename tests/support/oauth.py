@@ -28,7 +28,7 @@ _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 _RADIO = re.compile(r'<input type="radio" name="application" value="([^"]+)"')
 
 
-def _execute(world: World, statement: Any) -> None:
+def execute_statement(world: World, statement: Any) -> None:
     async def run() -> None:
         engine = create_engine(world.settings.resolved_database_url)
         try:
@@ -50,7 +50,7 @@ def person(
 ) -> Caller:
     """A human user with a password (and the usual test caller)."""
     caller = world.user(email, tenant=tenant, roles=roles or [])
-    _execute(
+    execute_statement(
         world,
         update(User).where(User.id == caller.user_id).values(password_hash=hash_password(password)),
     )

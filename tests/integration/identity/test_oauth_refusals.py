@@ -20,8 +20,8 @@ from stoa.kit.ids import new_id
 from support.oauth import (
     REDIRECT_URI,
     Browser,
-    _execute,
     exchange,
+    execute_statement,
     obtain_code,
     person,
     pkce_pair,
@@ -180,7 +180,9 @@ def test_missing_code_challenge_is_refused(signed_in: tuple[str, Browser]) -> No
 def test_expired_code_is_refused(signed_in: tuple[str, Browser], world: World) -> None:
     client_id, browser = signed_in
     result = _code(browser, client_id)
-    _execute(world, update(AuthorizationCode).values(expires_at=utcnow() - timedelta(seconds=1)))
+    execute_statement(
+        world, update(AuthorizationCode).values(expires_at=utcnow() - timedelta(seconds=1))
+    )
     assert _error(exchange(world.base_url, client_id, result)) == "invalid_grant"
 
 

@@ -234,6 +234,7 @@ def _run(args: argparse.Namespace, procs: Processes, run: Path, tools: dict[str,
         if limited is not None and isinstance(reference, Job)
         else None,
         mcp_gateway.best() if mcp_gateway is not None else None,
+        reference.best() if isinstance(reference, Job) else None,
     )
     if args.json is not None:
         args.json.write_text(to_json(_header(args, plan, tools), jobs))

@@ -16,8 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 from support.servers import free_port
+
+# Two full start-ups of the platform, each a fresh process; slow on a loaded machine.
+pytestmark = pytest.mark.timeout(300)
 
 STOA = str(Path(sys.executable).parent / "stoa")
 
@@ -54,14 +58,14 @@ class Up:
 
 @contextmanager
 def _running_up(data_dir: Path) -> Iterator[Up]:
-    port, weather, toolbox = free_port(), free_port(), free_port()
+    port, weather, toolbox, gateway = free_port(), free_port(), free_port(), free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("STOA_")},
         "STOA_DATA_DIR": str(data_dir),
         "STOA_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
     command = [STOA, "up", "--port", str(port), "--weather-port", str(weather)]
-    command += ["--toolbox-port", str(toolbox)]
+    command += ["--toolbox-port", str(toolbox), "--gateway-port", str(gateway)]
     lines: list[str] = []
     with subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

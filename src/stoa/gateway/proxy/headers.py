@@ -106,10 +106,30 @@ _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*(\d+)", re.IGNORE
 _CHUNKED = re.compile(rb"\r\ntransfer-encoding[ \t]*:[^\r\n]*chunked", re.IGNORECASE)
 
 
+# Upstream head -> what `returned_head` made of it. A backend sends the same head again
+# and again (only its Date changes, once a second), so a dict hit replaces three regex
+# passes on most responses. Bounded: cleared when full.
+_returned: dict[bytes, tuple[bytes, int | None]] = {}
+_RETURNED_CACHE_SIZE = 512
+_CACHEABLE_HEAD = 2048  # larger heads (long cookies, say) are unlikely to repeat
+
+
 def returned_head(head: bytes) -> tuple[bytes, int | None]:
     """The upstream's header lines to pass back (without the status line and the final
     empty line; each line starting with CRLF) and its Content-Length, if the body is
     framed by one."""
+    known = _returned.get(head)
+    if known is not None:
+        return known
+    result = _returned_head(head)
+    if len(head) <= _CACHEABLE_HEAD:
+        if len(_returned) >= _RETURNED_CACHE_SIZE:
+            _returned.clear()
+        _returned[head] = result
+    return result
+
+
+def _returned_head(head: bytes) -> tuple[bytes, int | None]:
     first = head.find(b"\r\n")
     block = head[first:-4] if head.endswith(b"\r\n\r\n") else head[first:]
     length_match = _CONTENT_LENGTH.search(block)

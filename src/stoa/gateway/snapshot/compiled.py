@@ -45,10 +45,12 @@ class UpstreamTarget:
     port: int
     base_path: str  # without a trailing slash; "" for the root
     host_header: str  # what the Host header says
+    # `scheme://host:port`, the pool's and breakers' key: read several times per proxied
+    # call, so it is a field set once rather than a property formatted on every read.
+    origin: str = field(init=False)
 
-    @property
-    def origin(self) -> str:
-        return f"{self.scheme}://{self.host}:{self.port}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "origin", f"{self.scheme}://{self.host}:{self.port}")
 
 
 def parse_upstream(url: str) -> UpstreamTarget:

@@ -169,11 +169,7 @@ class GatewayHandler:
         elapsed = time.perf_counter() - incoming.started
         tenant = api.tenant if api is not None else ""
         name = api.name if api is not None else ""
-        metrics.count_request(kind, tenant, name, "", status)
-        overhead = elapsed - upstream_seconds if upstream_seconds is not None else elapsed
-        metrics.observe_overhead(kind, overhead)
-        if upstream_seconds is not None:
-            metrics.observe_upstream(kind, upstream_seconds)
+        metrics.observe_request(kind, tenant, name, status, elapsed, upstream_seconds)
         if self._log.enabled:
             self._log.write(
                 request_id=incoming.request_id,

@@ -223,9 +223,13 @@ class HttpConnection(asyncio.Protocol):
         self._headers[key] = text if previous is None else f"{previous}, {text}"
 
     def on_headers_complete(self) -> None:
+        declared = self._headers.get("content-length")
+        if declared is None and "transfer-encoding" not in self._headers:
+            # No body follows (RFC 9112 section 6.3), so there is no limit to look up and
+            # nothing to stream: this spares a GET the handler's route lookup here.
+            return
         path = self._url.split(b"?", 1)[0]
         self._body_limit = self._handler.body_limit(path)
-        declared = self._headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self._body_limit:
             self._too_large = True
         elif not self._busy and self._handler.streams_body(path, self._headers):

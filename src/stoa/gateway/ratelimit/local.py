@@ -36,14 +36,27 @@ class _Limits:
 
 
 class _State:
-    __slots__ = ("at", "counts", "ends", "tokens", "windows")
+    """One subscription's counters.
 
-    def __init__(self, tokens: float, at: float, windows: tuple[tuple[int, int], ...]) -> None:
-        self.tokens = tokens
-        self.at = at
-        self.windows = windows  # the limits these counters were kept for
-        self.ends = [0.0] * len(windows)
-        self.counts = [0] * len(windows)
+    Windows are counted from one running `total` (calls admitted so far): window i has
+    seen `total - bases[i]` calls since it began. An admitted call then costs one
+    increment whatever the number of windows, and since every window counts the same
+    calls, the one with the least room (`tight`) stays the same until a window rolls
+    over, which is checked once per call against `next_end` (the earliest window end).
+    """
+
+    __slots__ = ("at", "bases", "ends", "grant", "limits", "next_end", "tight", "tokens", "total")
+
+    def __init__(self, grant: Grant, limits: _Limits, now: float) -> None:
+        self.grant = grant  # the grant this state was last looked up for
+        self.limits = limits
+        self.tokens = limits.capacity
+        self.at = now
+        self.total = 0
+        self.bases = [0] * len(limits.windows)
+        self.ends = [0.0] * len(limits.windows)
+        self.next_end = 0.0  # every window starts on the first call
+        self.tight = 0
 
 
 def _window_end(kind: int, now: float) -> float:
@@ -52,6 +65,27 @@ def _window_end(kind: int, now: float) -> float:
     if kind == _DAY:
         return now - now % 86400 + 86400
     return _month_of(int(now // 86400))[1]
+
+
+def _roll(state: _State, windows: tuple[tuple[int, int], ...], now: float) -> None:
+    """Start the windows that have ended, and find the one with the least room."""
+    ends, bases, total = state.ends, state.bases, state.total
+    for index, (kind, _cap) in enumerate(windows):
+        if now >= ends[index]:
+            ends[index] = _window_end(kind, now)
+            bases[index] = total
+    state.next_end = min(ends)
+    rooms = [cap - (total - bases[index]) for index, (_kind, cap) in enumerate(windows)]
+    state.tight = rooms.index(min(rooms))  # the first of equals, as the headers promise
+
+
+def _refused(state: _State, windows: tuple[tuple[int, int], ...], now: float) -> Admission:
+    """The answer when a window is used up: the first one in order (minute, day, month)."""
+    for index, (_kind, cap) in enumerate(windows):
+        if state.total - state.bases[index] >= cap:
+            wait = state.ends[index] - now
+            return Admission(False, wait, cap, 0, wait)
+    raise AssertionError("refused without a used-up window")
 
 
 class LocalLimiter:
@@ -65,7 +99,9 @@ class LocalLimiter:
         self._limits: dict[str, tuple[PlanEntry, _Limits]] = {}
         self._states: dict[str, _State] = {}
 
-    def admit(self, grant: Grant) -> Admission:
+    def _state_for(self, grant: Grant) -> _State:
+        """The state of `grant`'s subscription, on the first call under this grant object
+        (a new subscription, or a reloaded snapshot)."""
         plan = grant.plan
         cached = self._limits.get(plan.id)
         if cached is not None and cached[0] is plan:
@@ -73,16 +109,26 @@ class LocalLimiter:
         else:
             limits = _Limits(plan)
             self._limits[plan.id] = (plan, limits)
+        state = self._states.get(grant.subscription_id)
+        if state is not None and state.limits.windows == limits.windows:
+            # An unchanged plan in a reloaded snapshot keeps its counters.
+            state.grant = grant
+            state.limits = limits
+            return state
+        # New, or its plan's limits changed: count afresh.
+        state = self._states[grant.subscription_id] = _State(grant, limits, self._clock())
+        return state
+
+    def admit(self, grant: Grant) -> Admission:
+        state = self._states.get(grant.subscription_id)
+        if state is None or state.grant is not grant:
+            state = self._state_for(grant)
+        limits = state.limits
         rate = limits.rate
         windows = limits.windows
         if not rate and not windows:
             return UNLIMITED
         now = self._clock()
-        state = self._states.get(grant.subscription_id)
-        if state is None or state.windows != windows:
-            # New, or its plan's limits changed: count afresh. (An unchanged plan in a
-            # reloaded snapshot compares equal and keeps its counters.)
-            state = self._states[grant.subscription_id] = _State(limits.capacity, now, windows)
         limit = remaining = None
         reset = None
         tokens = 0.0
@@ -99,21 +145,18 @@ class LocalLimiter:
                 int(tokens - 1.0),
                 (capacity - tokens + 1.0) / rate,
             )
-        ends = state.ends
-        counts = state.counts
-        for index, (kind, cap) in enumerate(windows):
-            if now >= ends[index]:
-                ends[index] = _window_end(kind, now)
-                counts[index] = 0
-            used = counts[index]
-            if used >= cap:
-                wait = ends[index] - now
-                return Admission(False, wait, cap, 0, wait)
-            if remaining is None or cap - used - 1 < remaining:
-                limit, remaining, reset = cap, cap - used - 1, ends[index] - now
+        if windows:
+            if now >= state.next_end:
+                _roll(state, windows, now)
+            tight = state.tight
+            cap = windows[tight][1]
+            room = cap - (state.total - state.bases[tight])
+            if room <= 0:
+                return _refused(state, windows, now)
+            if remaining is None or room - 1 < remaining:
+                limit, remaining, reset = cap, room - 1, state.ends[tight] - now
+            state.total += 1
         if rate:
             state.tokens = tokens - 1.0
             state.at = now
-        for index in range(len(windows)):
-            counts[index] += 1
         return Admission(True, 0.0, limit, remaining, reset)

@@ -91,7 +91,8 @@ async def start_worker(
     context = GatewayContext(settings=settings, holder=holder, upstreams=pool)
     redis: Redis | None = None
     if settings.redis_url:
-        redis = Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        wait = settings.gateway.redis_timeout_seconds
+        redis = Redis.from_url(settings.redis_url, socket_timeout=wait, socket_connect_timeout=wait)
     ratelimit.configure(ratelimit.Limiter(redis))
     bearer = BearerAuthenticator(
         issuer=settings.issuer,

@@ -139,6 +139,12 @@ class GatewaySettings(BaseModel):
     breaker_cooldown_seconds: float = Field(
         default=10.0, gt=0, description="How long an open circuit fails calls fast."
     )
+    redis_timeout_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="Time Redis has to answer a rate-limit call before the gateway falls back "
+        "to local limits for that call.",
+    )
     mcp: McpSettings = McpSettings()
 
 

@@ -36,7 +36,10 @@ def test_two_workers_share_one_limit(
     spec: SnapshotSpec = upstreams.spec()
     assert spec.keys is not None
     spec.plan = PlanEntry(id="pln_gold", tenant_id="ten_demo", name="gold", per_minute=5)
-    gateway = start_gateway(spec, workers=2, env={"STOA_REDIS_URL": REDIS_URL})
+    # A generous Redis timeout: on a loaded machine 0.5 s can pass, and a worker that
+    # falls back to local limits would count on its own.
+    env = {"STOA_REDIS_URL": REDIS_URL, "STOA_GATEWAY__REDIS_TIMEOUT_SECONDS": "5"}
+    gateway = start_gateway(spec, workers=2, env=env)
     statuses = []
     for _ in range(12):
         # A new connection each time, so the kernel spreads them over both workers.

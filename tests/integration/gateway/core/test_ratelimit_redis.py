@@ -8,13 +8,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from gateway_world import SnapshotSpec
-from limiter_support import grant_for
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
 from conftest import StartGateway, Upstreams
 from stoa.contract.snapshot import PlanEntry
 from stoa.gateway.ratelimit.redis_shared import RedisLimiter
+from support.limiter_grant import grant_for
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 

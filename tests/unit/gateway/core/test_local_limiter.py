@@ -7,8 +7,7 @@ import calendar
 from stoa.contract.snapshot import PlanEntry
 from stoa.gateway.ratelimit.admission import windows
 from stoa.gateway.ratelimit.local import LocalLimiter
-from stoa.gateway.snapshot.compiled import CompiledApi, Grant
-from stoa.gateway.snapshot.policies import EMPTY_POLICIES
+from support.limiter_grant import grant_for
 
 
 class Clock:
@@ -19,34 +18,10 @@ class Clock:
         return self.now
 
 
-def _grant(plan: PlanEntry, subscription: str = "sub_1") -> Grant:
-    api = CompiledApi(
-        id="api_1",
-        tenant_id="ten_1",
-        tenant="t",
-        name="a",
-        kind="rest",
-        upstream_url="",
-        upstream=None,
-        upstream_auth=None,
-        tools={},
-        policies=EMPTY_POLICIES,
-        entry=None,  # type: ignore[arg-type]
-    )
-    return Grant(
-        subscription_id=subscription,
-        application_id="app_1",
-        api=api,
-        plan=plan,
-        tools=(),
-        policies=EMPTY_POLICIES,
-    )
-
-
 def test_token_bucket_allows_a_burst_then_refills() -> None:
     clock = Clock(1_000_000.0)
     limiter = LocalLimiter(clock)
-    grant = _grant(PlanEntry(id="p", tenant_id="t", name="p", rate_per_second=2.0, burst=3))
+    grant = grant_for(PlanEntry(id="p", tenant_id="t", name="p", rate_per_second=2.0, burst=3))
     assert [limiter.admit(grant).allowed for _ in range(4)] == [True, True, True, False]
     refused = limiter.admit(grant)
     assert refused.retry_after == 0.5
@@ -59,7 +34,7 @@ def test_rejected_calls_consume_nothing() -> None:
     clock = Clock(1_000_000.0)
     limiter = LocalLimiter(clock)
     plan = PlanEntry(id="p", tenant_id="t", name="p", per_minute=2, per_day=3)
-    grant = _grant(plan)
+    grant = grant_for(plan)
     assert limiter.admit(grant).remaining == 1
     assert limiter.admit(grant).remaining == 0
     for _ in range(10):
@@ -76,9 +51,9 @@ def test_rejected_calls_consume_nothing() -> None:
 def test_subscriptions_are_counted_apart() -> None:
     limiter = LocalLimiter(Clock(1_000_000.0))
     plan = PlanEntry(id="p", tenant_id="t", name="p", per_minute=1)
-    assert limiter.admit(_grant(plan, "sub_a")).allowed
-    assert limiter.admit(_grant(plan, "sub_b")).allowed
-    assert not limiter.admit(_grant(plan, "sub_a")).allowed
+    assert limiter.admit(grant_for(plan, "sub_a")).allowed
+    assert limiter.admit(grant_for(plan, "sub_b")).allowed
+    assert not limiter.admit(grant_for(plan, "sub_a")).allowed
 
 
 def test_month_window_follows_the_calendar() -> None:
@@ -90,6 +65,6 @@ def test_month_window_follows_the_calendar() -> None:
 
 
 def test_plan_without_limits_is_unlimited() -> None:
-    admission = LocalLimiter().admit(_grant(PlanEntry(id="p", tenant_id="t", name="p")))
+    admission = LocalLimiter().admit(grant_for(PlanEntry(id="p", tenant_id="t", name="p")))
     assert admission.allowed
     assert admission.limit is None

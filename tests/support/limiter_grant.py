@@ -1,4 +1,4 @@
-"""A grant for limiter tests, without a snapshot around it."""
+"""A grant for one plan and subscription, for exercising rate limiters directly."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from stoa.gateway.snapshot.compiled import CompiledApi, Grant
 from stoa.gateway.snapshot.policies import EMPTY_POLICIES
 
 
-def grant_for(plan: PlanEntry, subscription: str) -> Grant:
+def grant_for(plan: PlanEntry, subscription: str = "sub_1") -> Grant:
     api = CompiledApi(
         id="api_1",
         tenant_id="ten_1",

@@ -21,8 +21,16 @@ $(UV):
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# NATIVE=0 runs the gateway from its sources instead of compiling it with mypyc.
+NATIVE ?= 1
+
 install: $(UV)
 	$(UV) sync --frozen --all-extras --quiet
+ifeq ($(NATIVE),1)
+	$(BIN)/python scripts/build_native.py
+else
+	$(BIN)/python scripts/build_native.py --clean
+endif
 
 services:
 	scripts/ensure_services.sh
@@ -54,4 +62,5 @@ bench: install
 	$(BIN)/python -m bench $(ARGS)
 
 clean:
+	-$(BIN)/python scripts/build_native.py --clean
 	rm -rf $(VENV) $(TOOLS) .stoa

@@ -241,21 +241,24 @@ class HttpPool:
             connection.transport.write(message)
             # A timer rather than asyncio.timeout: one handle per call, no task bookkeeping.
             timer = loop.call_at(end, _expire, exchange.future, deadline)
+            response: HttpResponse | None
             try:
                 response = await exchange.future
             except UpstreamUnavailable:
                 connection.close()
                 # An idle connection the upstream closed meanwhile: retry once on a new
                 # one, as long as nothing was received.
-                if reused and not exchange.got_bytes and attempt == 0:
-                    continue
-                raise
+                if not (reused and not exchange.got_bytes and attempt == 0):
+                    raise
+                response = None
             except BaseException:
                 # Timeouts and cancellation end the future too: close, never reuse.
                 connection.close()
                 raise
             finally:
                 timer.cancel()
+            if response is None:
+                continue
             self._release(connection, exchange)
             return response
         raise UpstreamUnavailable("the upstream closed the connection before answering")

@@ -39,6 +39,7 @@ from stoa.gateway.mcp.upstream.http1 import (
     UpstreamTooLarge,
     UpstreamUnavailable,
 )
+from stoa.gateway.mcp.upstream.reply import Reply, decode_replies, decode_reply
 from stoa.gateway.mcp.versions import (
     CLIENT_CAPABILITIES_META,
     CLIENT_INFO_META,
@@ -107,23 +108,6 @@ class UpstreamServer:
         if self.session_id is not None:
             lines.append(f"Mcp-Session-Id: {self.session_id}\r\n")
         self.head = "".join(lines).encode("latin-1")
-
-
-class _Reply(msgspec.Struct):
-    """A JSON-RPC response, its result left encoded so it can be passed on untouched."""
-
-    id: int | str | None = None
-    # msgspec reads Raw only outside unions: an empty Raw stands for "no result".
-    result: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
-    error: dict[str, Any] | None = None
-
-    @property
-    def has_result(self) -> bool:
-        return len(self.result) > 0
-
-
-_reply_decoder: Final = msgspec.json.Decoder(_Reply)
-_replies_decoder: Final = msgspec.json.Decoder(list[_Reply])
 
 
 class McpUpstreams:
@@ -265,11 +249,11 @@ class McpUpstreams:
         message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
         body = _encoder.encode(message)
         reader = SseReader(raw=True)
-        found: list[_Reply] = []
+        found: list[Reply] = []
 
         def sse_done(chunk: bytes) -> bool:
             for data in reader.feed(chunk):
-                reply = _decode_reply(data)
+                reply = decode_reply(data)
                 if reply is not None and reply.id == request_id:
                     found.append(reply)
                     return True
@@ -332,31 +316,24 @@ class _SessionLost(Exception):
     """The upstream answered 404 to a request in a session: the session is gone."""
 
 
-def _decode_reply(data: bytes) -> _Reply | None:
-    try:
-        return _reply_decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError, ValueError, RecursionError):
-        return None
-
-
-def _answer(response: HttpResponse, reader: SseReader, request_id: int) -> _Reply | None:
+def _answer(response: HttpResponse, reader: SseReader, request_id: int) -> Reply | None:
     """The reply answering `request_id`, from a JSON body or a finished stream; failing
     that, an error the server could not tie to a request (id null)."""
     content_type = response.content_type()
-    replies: list[_Reply] = []
+    replies: list[Reply] = []
     if content_type == "text/event-stream":
-        replies = [r for r in map(_decode_reply, reader.close()) if r is not None]
+        replies = [r for r in map(decode_reply, reader.close()) if r is not None]
     elif content_type == "application/json" or content_type.endswith("+json"):
         body = response.body.lstrip()
         if body.startswith(b"["):
-            try:
-                replies = _replies_decoder.decode(body)
-            except (msgspec.DecodeError, msgspec.ValidationError, ValueError, RecursionError):
+            decoded = decode_replies(body)
+            if decoded is None:
                 return None
+            replies = decoded
         else:
-            reply = _decode_reply(body)
+            reply = decode_reply(body)
             replies = [reply] if reply is not None else []
-    orphan: _Reply | None = None
+    orphan: Reply | None = None
     for reply in replies:
         if reply.id == request_id and (reply.has_result or reply.error is not None):
             return reply

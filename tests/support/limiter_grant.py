@@ -5,6 +5,7 @@ from __future__ import annotations
 from stoa.contract.snapshot import PlanEntry
 from stoa.gateway.snapshot.compiled import CompiledApi, Grant
 from stoa.gateway.snapshot.policies import EMPTY_POLICIES
+from stoa.gateway.telemetry import metrics
 
 
 def grant_for(plan: PlanEntry, subscription: str = "sub_1") -> Grant:
@@ -20,6 +21,7 @@ def grant_for(plan: PlanEntry, subscription: str = "sub_1") -> Grant:
         tools={},
         policies=EMPTY_POLICIES,
         entry=None,  # type: ignore[arg-type]
+        proxy_stats=metrics.stats_for("proxy", "t", "a"),
     )
     return Grant(
         subscription_id=subscription,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Protocol
+from typing import Final, Protocol
 
 import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -22,26 +22,29 @@ from stoa.gateway.auth.bearer import BearerAuthenticator
 from stoa.gateway.auth.caller import Caller
 from stoa.gateway.auth.challenge import READ_SCOPE, WRITE_SCOPE, insufficient_scope, unauthorized
 from stoa.gateway.context import GatewayContext
+from stoa.gateway.http.body_stream import BodyStream
 from stoa.gateway.http.metadata import WELL_KNOWN, metadata_response, resource_for
 from stoa.gateway.http.problem import problem
 from stoa.gateway.http.response import Response
 from stoa.gateway.http.server import HttpConnection, Incoming
 from stoa.gateway.mcp.endpoint import AGGREGATE, McpEndpoint, McpScope
 from stoa.gateway.proxy.headers import upstream_head
+from stoa.gateway.proxy.pool import UpstreamPool
 from stoa.gateway.proxy.relay import ProxyRelay
 from stoa.gateway.ratelimit.admission import Admission
-from stoa.gateway.snapshot.compiled import CompiledApi, CompiledSnapshot, Grant
+from stoa.gateway.snapshot.compiled import CompiledApi, CompiledSnapshot, Grant, UpstreamTarget
 from stoa.gateway.telemetry import metrics
 from stoa.gateway.telemetry.access_log import AccessLog
 from stoa.gateway.telemetry.flush import flush_metrics
+from stoa.gateway.telemetry.metrics import RequestStats
 from stoa.kit.errors import Unauthenticated
 
 _log = logging.getLogger("stoa.gateway")
 # Bodies larger than this (or of unknown length) go upstream as they arrive; smaller ones
 # are read whole first, which is cheaper and lets a failed connection be retried.
-STREAM_BODIES_OVER = 256 * 1024
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_JSON = ("content-type", "application/json")
+STREAM_BODIES_OVER: Final = 256 * 1024
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+_JSON: Final = ("content-type", "application/json")
 
 
 class MetricsSource(Protocol):
@@ -153,37 +156,40 @@ class GatewayHandler:
     ) -> None:
         if not any(name == "x-request-id" for name, _ in response.headers):
             response.headers.append(("x-request-id", incoming.request_id))
-        self._observe(incoming, response.status, kind, api, subject, len(response.body), None)
+        if api is None:
+            stats = metrics.stats_for(kind)
+        elif kind == "proxy":
+            stats = api.proxy_stats
+        else:
+            stats = metrics.stats_for(kind, api.tenant, api.name)
+        self.observe(incoming, response.status, stats, subject, len(response.body), -1.0)
         connection.respond(incoming, response)
 
-    def _observe(
+    def observe(
         self,
         incoming: Incoming,
         status: int,
-        kind: str,
-        api: CompiledApi | None,
+        stats: RequestStats,
         subject: str,
         response_bytes: int,
-        upstream_seconds: float | None,
+        upstream_seconds: float,
     ) -> None:
+        """Count an answer and log it. `upstream_seconds` < 0: no upstream was called."""
         elapsed = time.perf_counter() - incoming.started
-        tenant = api.tenant if api is not None else ""
-        name = api.name if api is not None else ""
-        metrics.observe_request(kind, tenant, name, status, elapsed, upstream_seconds)
-        if self._log.enabled:
-            self._log.write(
-                request_id=incoming.request_id,
-                client_ip=incoming.client_ip,
-                method=incoming.method,
-                path=incoming.path,
-                status=status,
-                duration_ms=elapsed * 1000,
-                kind=kind,
-                tenant=tenant,
-                api=name,
-                subject=subject,
-                upstream_ms=None if upstream_seconds is None else upstream_seconds * 1000,
-                response_bytes=response_bytes,
+        stats.observe(status, elapsed, upstream_seconds)
+        log = self._log
+        if log.enabled:
+            log.write(
+                incoming.request_id,
+                incoming.client_ip,
+                incoming.method,
+                incoming.path,
+                status,
+                elapsed,
+                stats.labels,
+                subject,
+                upstream_seconds,
+                response_bytes,
             )
 
     # /proxy
@@ -446,29 +452,12 @@ class GatewayHandler:
             incoming.client_ip,
         )
         assert api.upstream is not None
-
-        def done(status: int, response_bytes: int, upstream_seconds: float) -> None:
-            self._observe(
-                incoming, status, "proxy", api, caller.subject, response_bytes, upstream_seconds
-            )
-            usage.record(
-                usage.UsageEvent(
-                    at=time.time(),
-                    tenant_id=api.tenant_id,
-                    application_id=grant.application_id,
-                    subscription_id=grant.subscription_id,
-                    api_id=api.id,
-                    route=incoming.method + " " + rest.decode("latin-1"),
-                    status=status,
-                    latency_ms=(time.perf_counter() - incoming.started) * 1000,
-                    request_bytes=len(body) if stream is None else stream.size,
-                    response_bytes=response_bytes,
-                    tenant=api.tenant,
-                    api=api.name,
-                )
-            )
-
-        ProxyRelay(
+        _GrantedRelay(
+            self,
+            api,
+            grant,
+            caller.subject,
+            rest,
             connection,
             incoming,
             self._pool,
@@ -477,7 +466,6 @@ class GatewayHandler:
             extra_head,
             self._timeout,
             self._retries,
-            done,
             body_stream=stream,
             body_limit=policies.max_body_bytes,
         ).start()
@@ -583,7 +571,75 @@ class GatewayHandler:
         self._answer(connection, incoming, response, kind="mcp", subject=caller.subject)
 
 
-_RATELIMIT_HEAD = b"ratelimit-limit: %d\r\nratelimit-remaining: %d\r\nratelimit-reset: %d\r\n"
+class _GrantedRelay(ProxyRelay):
+    """A proxied call under a grant: counted, logged and metered when it is over."""
+
+    __slots__ = ("_api", "_grant", "_handler", "_rest", "_subject")
+
+    def __init__(
+        self,
+        handler: GatewayHandler,
+        api: CompiledApi,
+        grant: Grant,
+        subject: str,
+        rest: bytes,
+        client: HttpConnection,
+        incoming: Incoming,
+        pool: UpstreamPool,
+        target: UpstreamTarget,
+        request: bytes,
+        extra_head: bytes,
+        timeout: float,
+        retries: int,
+        *,
+        body_stream: BodyStream | None,
+        body_limit: int | None,
+    ) -> None:
+        super().__init__(
+            client,
+            incoming,
+            pool,
+            target,
+            request,
+            extra_head,
+            timeout,
+            retries,
+            body_stream=body_stream,
+            body_limit=body_limit,
+        )
+        self._handler = handler
+        self._api = api
+        self._grant = grant
+        self._subject = subject
+        self._rest = rest
+
+    def finished(self, status: int, response_bytes: int, upstream_seconds: float) -> None:
+        incoming, api, grant = self._incoming, self._api, self._grant
+        self._handler.observe(
+            incoming, status, api.proxy_stats, self._subject, response_bytes, upstream_seconds
+        )
+        stream = self._stream
+        usage.record(
+            usage.UsageEvent(
+                at=time.time(),
+                tenant_id=api.tenant_id,
+                application_id=grant.application_id,
+                subscription_id=grant.subscription_id,
+                api_id=api.id,
+                route=incoming.method + " " + self._rest.decode("latin-1"),
+                status=status,
+                latency_ms=(time.perf_counter() - incoming.started) * 1000,
+                request_bytes=len(incoming.body) if stream is None else stream.size,
+                response_bytes=response_bytes,
+                tenant=api.tenant,
+                api=api.name,
+            )
+        )
+
+
+_RATELIMIT_HEAD: Final = (
+    b"ratelimit-limit: %d\r\nratelimit-remaining: %d\r\nratelimit-reset: %d\r\n"
+)
 
 
 def _ratelimit_headers(admission: Admission) -> list[tuple[str, str]]:

@@ -8,14 +8,14 @@ until its `expires_at` (the grace period) like any key with an expiry.
 from __future__ import annotations
 
 import hmac
-from typing import cast
+from typing import Final, cast
 
 from stoa.gateway.auth.caller import Caller
 from stoa.gateway.snapshot.compiled import CompiledSnapshot
 from stoa.kit.api_key import KEY_PREFIX
 
-_BEARER_KEY = "Bearer " + KEY_PREFIX
-_CACHE_SIZE = 10_000
+_BEARER_KEY: Final = "Bearer " + KEY_PREFIX
+_CACHE_SIZE: Final = 10_000
 
 
 class KeyRejected(Exception):

@@ -16,7 +16,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Coroutine
-from typing import Any, Protocol, cast
+from typing import Any, Final, Protocol, cast
 from urllib.parse import unquote
 
 import httptools
@@ -28,9 +28,8 @@ from stoa.gateway.http.request import Request
 from stoa.gateway.http.response import Response
 from stoa.gateway.http.wire import encode_response, encode_stream_head
 
-_MAX_PIPELINED = 32
-_MAX_REQUEST_ID = 200
-_REQUEST_ID_PREFIX = os.urandom(6).hex()
+_MAX_PIPELINED: Final = 32
+_MAX_REQUEST_ID: Final = 200
 
 
 class Relay(Protocol):
@@ -91,7 +90,7 @@ class Incoming:
         if given and len(given) <= _MAX_REQUEST_ID and given.isprintable():
             self.request_id = given
         else:
-            self.request_id = _new_request_id()
+            self.request_id = _request_ids.next()
 
     def to_request(self) -> Request:
         return Request(
@@ -105,15 +104,21 @@ class Incoming:
         )
 
 
-_counter = 0
+class _RequestIds:
+    """Request ids: a random per-process prefix and a counter, unique across workers and
+    replicas, and far cheaper than a UUID per request. An object rather than a module
+    global, whose every update would be a dict write."""
+
+    def __init__(self) -> None:
+        self.prefix = os.urandom(6).hex() + "-"
+        self.count = 0
+
+    def next(self) -> str:
+        self.count += 1
+        return self.prefix + str(self.count)
 
 
-def _new_request_id() -> str:
-    # A random per-process prefix and a counter: unique across workers and replicas,
-    # and far cheaper than a UUID per request.
-    global _counter
-    _counter += 1
-    return f"{_REQUEST_ID_PREFIX}{_counter:010x}"
+_request_ids: Final = _RequestIds()
 
 
 class Handler(Protocol):
@@ -257,12 +262,15 @@ class HttpConnection(asyncio.Protocol):
         self._body.append(body)
 
     def _incoming(self, body: bytes) -> Incoming:
-        parsed = httptools.parse_url(self._url) if self._url[:1] == b"/" else None
-        if parsed is None:
-            raw_path, query = self._url or b"/", ""
+        url = self._url
+        if url[:1] == b"/":
+            # Origin form: split by hand (httptools.parse_url costs a URL object per request).
+            if b"#" in url:
+                url = url.split(b"#", 1)[0]
+            raw_path, _, raw_query = url.partition(b"?")
+            query = raw_query.decode("latin-1")
         else:
-            raw_path = parsed.path
-            query = parsed.query.decode("latin-1") if parsed.query else ""
+            raw_path, query = url or b"/", ""
         return Incoming(
             method=self._parser.get_method().decode("ascii"),
             raw_path=raw_path,

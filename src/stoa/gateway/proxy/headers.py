@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Final
 from urllib.parse import quote
 
 from stoa.gateway.snapshot.compiled import CompiledApi
@@ -10,7 +11,7 @@ from stoa.gateway.snapshot.policies import CallPolicies
 
 # Connection-level headers (RFC 9110 section 7.6.1), the caller's credentials, and the
 # headers the gateway sets itself.
-_NOT_FORWARDED = frozenset(
+_NOT_FORWARDED: Final = frozenset(
     {
         b"connection",
         b"keep-alive",
@@ -97,21 +98,21 @@ def upstream_head(
     return b"".join(parts)
 
 
-_NOT_RETURNED_LINE = re.compile(
+_NOT_RETURNED_LINE: Final = re.compile(
     rb"\r\n(?:connection|keep-alive|proxy-connection|te|trailer|transfer-encoding|upgrade"
     rb"|proxy-authenticate|content-length|x-request-id)[ \t]*:[^\r\n]*",
     re.IGNORECASE,
 )
-_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*(\d+)", re.IGNORECASE)
-_CHUNKED = re.compile(rb"\r\ntransfer-encoding[ \t]*:[^\r\n]*chunked", re.IGNORECASE)
+_CONTENT_LENGTH: Final = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*(\d+)", re.IGNORECASE)
+_CHUNKED: Final = re.compile(rb"\r\ntransfer-encoding[ \t]*:[^\r\n]*chunked", re.IGNORECASE)
 
 
 # Upstream head -> what `returned_head` made of it. A backend sends the same head again
 # and again (only its Date changes, once a second), so a dict hit replaces three regex
 # passes on most responses. Bounded: cleared when full.
-_returned: dict[bytes, tuple[bytes, int | None]] = {}
-_RETURNED_CACHE_SIZE = 512
-_CACHEABLE_HEAD = 2048  # larger heads (long cookies, say) are unlikely to repeat
+_returned: Final[dict[bytes, tuple[bytes, int | None]]] = {}
+_RETURNED_CACHE_SIZE: Final = 512
+_CACHEABLE_HEAD: Final = 2048  # larger heads (long cookies, say) are unlikely to repeat
 
 
 def returned_head(head: bytes) -> tuple[bytes, int | None]:

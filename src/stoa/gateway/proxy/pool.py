@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from stoa.gateway.proxy.breaker import Breakers
 from stoa.gateway.proxy.connection import UpstreamConnection
+from stoa.gateway.proxy.deadlines import Deadlines
 from stoa.gateway.snapshot.compiled import UpstreamTarget
 
 
@@ -55,6 +56,7 @@ class UpstreamPool:
         self.max_idle_per_origin = max_idle_per_origin
         self.connect_timeout = connect_timeout
         self.breakers = breakers or Breakers()
+        self.deadlines = Deadlines()
         self._idle: dict[str, deque[UpstreamConnection]] = {}
         self._ssl: ssl.SSLContext | None = None
 

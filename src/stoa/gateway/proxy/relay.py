@@ -8,9 +8,8 @@ slow. A failure after the head was sent can only cut the client connection.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable
+from typing import Final
 
 from stoa.gateway.http.body_stream import BodyStream
 from stoa.gateway.http.problem import problem
@@ -23,10 +22,7 @@ from stoa.gateway.proxy.pool import UpstreamError, UpstreamPool
 from stoa.gateway.snapshot.compiled import UpstreamTarget
 from stoa.gateway.telemetry import metrics
 
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-
-# (status, response bytes, upstream seconds) when the exchange is over.
-Done = Callable[[int, int, float], None]
+IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 
 class ProxyRelay:
@@ -35,7 +31,7 @@ class ProxyRelay:
         "_breaker",
         "_chunked_out",
         "_client",
-        "_done",
+        "_deadlines",
         "_extra_head",
         "_finished",
         "_head_sent",
@@ -51,8 +47,8 @@ class ProxyRelay:
         "_stream_limit",
         "_target",
         "_timeout",
-        "_timer",
         "_upstream",
+        "deadline",
     )
 
     def __init__(
@@ -65,7 +61,6 @@ class ProxyRelay:
         extra_head: bytes,
         timeout: float,
         retries: int,
-        done: Done,
         *,
         body_stream: BodyStream | None = None,
         body_limit: int | None = None,
@@ -78,10 +73,10 @@ class ProxyRelay:
         self._extra_head = extra_head
         self._timeout = timeout
         self._attempts = 1 + (retries if incoming.method in IDEMPOTENT else 0)
-        self._done = done
         self._breaker: CircuitBreaker = pool.breakers.for_origin(target.origin)
+        self._deadlines = pool.deadlines
+        self.deadline = 0.0
         self._upstream: UpstreamConnection | None = None
-        self._timer: asyncio.TimerHandle | None = None
         self._head_sent = False
         self._chunked_out = False
         self._finished = False
@@ -109,9 +104,9 @@ class ProxyRelay:
             )
             return
         self._client.relay = self
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(self._timeout, self._timed_out)
         self._sent_at = time.perf_counter()
+        self.deadline = self._sent_at + self._timeout
+        self._deadlines.add(self)
         self._attempt()
 
     def _attempt(self) -> None:
@@ -191,10 +186,10 @@ class ProxyRelay:
         if self._finished:
             return
         self._finished = True
-        self._cancel_timer()
+        self._deadlines.discard(self)
         if self._upstream is not None:
             self._upstream.abandon()
-        self._done(499, self._response_bytes, time.perf_counter() - self._sent_at)
+        self.finished(499, self._response_bytes, time.perf_counter() - self._sent_at)
 
     # ResponseSink
     def on_upstream_head(self, status: int, head: bytes) -> None:
@@ -286,8 +281,11 @@ class ProxyRelay:
         self._fail_with(502, f"{reason} ({self._target.origin})")
 
     # endings
-    def _timed_out(self) -> None:
-        self._timer = None
+    def finished(self, status: int, response_bytes: int, upstream_seconds: float) -> None:
+        """The exchange is over (whatever the outcome): for subclasses to count it."""
+
+    def expire(self) -> None:
+        """The upstream deadline has passed (called by `Deadlines`)."""
         if self._finished:
             return
         if self._upstream is not None:
@@ -311,8 +309,8 @@ class ProxyRelay:
     def _finish(self, *, close: bool) -> None:
         self._finished = True
         self._detach_stream()
-        self._cancel_timer()
-        self._done(self._status, self._response_bytes, time.perf_counter() - self._sent_at)
+        self._deadlines.discard(self)
+        self.finished(self._status, self._response_bytes, time.perf_counter() - self._sent_at)
         self._client.finish(self._incoming, close=close)
 
     def _detach_stream(self) -> None:
@@ -324,10 +322,10 @@ class ProxyRelay:
     ) -> None:
         self._finished = True
         self._detach_stream()
-        self._cancel_timer()
+        self._deadlines.discard(self)
         self._status = status
         upstream_time = time.perf_counter() - self._sent_at if self._sent_at else 0.0
-        self._done(status, 0, upstream_time)
+        self.finished(status, 0, upstream_time)
         answer = problem(
             status,
             {502: "bad-gateway", 503: "upstream-unavailable", 504: "gateway-timeout"}.get(
@@ -339,8 +337,3 @@ class ProxyRelay:
         )
         self._client.relay = None
         self._client.respond(self._incoming, answer)
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None

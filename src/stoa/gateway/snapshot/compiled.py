@@ -34,6 +34,8 @@ from stoa.gateway.snapshot.policies import (
     merge_policies,
     tool_filters,
 )
+from stoa.gateway.telemetry import metrics
+from stoa.gateway.telemetry.metrics import RequestStats
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,8 @@ class CompiledApi:
     tools: Mapping[str, ToolEntry]
     policies: CallPolicies  # tenant, then API policies: what applies before auth
     entry: ApiEntry
+    # Where /proxy answers for this API are counted; the same object in every snapshot.
+    proxy_stats: RequestStats
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -191,6 +195,7 @@ def compile_snapshot(snapshot: Snapshot) -> CompiledSnapshot:
             tools=MappingProxyType({tool.name: tool for tool in entry.tools}),
             policies=api_policies,
             entry=entry,
+            proxy_stats=metrics.stats_for("proxy", entry.tenant, entry.name),
         )
         route = (entry.tenant, entry.name)
         if route in routes:

@@ -1,12 +1,13 @@
 """The gateway's Prometheus metrics.
 
-Labelled children are cached in plain dicts (`requests_child`), because
-`Metric.labels()` takes a lock and validates labels on every call.
+Requests are counted in `RequestStats` objects on the hot path and folded into the
+Prometheus metrics by `flush()`, because `Metric.labels()` takes a lock and validates
+labels on every call.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from typing import Final
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -80,80 +81,139 @@ UPSTREAM_FAILURES = Counter(
 # The hot path only bumps plain counters here; `flush()` (every second, and before each
 # scrape) folds them into the Prometheus metrics. Each prometheus-client update takes a
 # lock and walks the buckets, which would cost more than the rest of a proxied request.
-_pending_requests: dict[tuple[str, str, str, str, int], int] = {}
-_STATUS_CLASS = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
+# By status // 100; a status of 0 (no answer at all) counts as a server error.
+_STATUS_CLASS: Final = ("5xx", "1xx", "2xx", "3xx", "4xx", "5xx")
+_BUCKET_COUNT: Final = len(_LATENCY_BUCKETS) + 1  # the last one is +Inf
 
 
-class _PendingHistogram:
-    __slots__ = ("counts", "total")
+def bucket_of(seconds: float) -> int:
+    """The index of the first latency bucket that holds `seconds` (`bisect_left`, as a
+    loop the compiler turns into plain comparisons: most answers fall in the first few)."""
+    index = 0
+    for bound in _LATENCY_BUCKETS:
+        if seconds <= bound:
+            return index
+        index += 1
+    return index
 
-    def __init__(self) -> None:
-        self.counts = [0] * (len(_LATENCY_BUCKETS) + 1)
-        self.total = 0.0
+
+class RequestStats:
+    """What one (kind, tenant, API, tool) answered since the last flush.
+
+    One object per label set, found once (by the snapshot compiler for proxied APIs, by
+    `stats_for` elsewhere) and kept across snapshots, so counting a request is a few
+    increments on its slots: no tuple key, no dict.
+    """
+
+    __slots__ = (
+        "by_class",
+        "dirty",
+        "labels",
+        "overhead",
+        "overhead_sum",
+        "upstream",
+        "upstream_sum",
+    )
+
+    def __init__(self, kind: str, tenant: str, api: str, tool: str) -> None:
+        self.labels = (kind, tenant, api, tool)
+        self.by_class = [0] * 6  # index = status // 100
+        self.overhead = [0] * _BUCKET_COUNT
+        self.upstream = [0] * _BUCKET_COUNT
+        self.overhead_sum = 0.0
+        self.upstream_sum = 0.0
+        self.dirty = False
+
+    def count(self, status: int) -> None:
+        """One answer, without latency (a tool call inside an MCP request)."""
+        self.by_class[min(status // 100, 5)] += 1
+        if not self.dirty:
+            self.dirty = True
+            _DIRTY.append(self)
+
+    def observe(self, status: int, elapsed: float, upstream: float) -> None:
+        """One answer that took `elapsed` seconds, `upstream` of them waiting on the
+        upstream (negative: no upstream was called)."""
+        self.by_class[min(status // 100, 5)] += 1
+        if upstream < 0.0:
+            self.overhead[bucket_of(elapsed)] += 1
+            self.overhead_sum += elapsed
+        else:
+            overhead = elapsed - upstream
+            self.overhead[bucket_of(overhead)] += 1
+            self.overhead_sum += overhead
+            self.upstream[bucket_of(upstream)] += 1
+            self.upstream_sum += upstream
+        if not self.dirty:
+            self.dirty = True
+            _DIRTY.append(self)
+
+    def observe_upstream(self, seconds: float) -> None:
+        self.upstream[bucket_of(seconds)] += 1
+        self.upstream_sum += seconds
+        if not self.dirty:
+            self.dirty = True
+            _DIRTY.append(self)
+
+    def fold(self) -> None:
+        """Add what was counted to the Prometheus metrics, and start again from zero."""
+        kind, tenant, api, tool = self.labels
+        for index, count in enumerate(self.by_class):
+            if count:
+                REQUESTS.labels(kind, tenant, api, tool, _STATUS_CLASS[index]).inc(count)
+        _fold_histogram(OVERHEAD, kind, self.overhead, self.overhead_sum)
+        _fold_histogram(UPSTREAM, kind, self.upstream, self.upstream_sum)
+        self.by_class = [0] * 6
+        self.overhead = [0] * _BUCKET_COUNT
+        self.upstream = [0] * _BUCKET_COUNT
+        self.overhead_sum = 0.0
+        self.upstream_sum = 0.0
+        self.dirty = False
 
 
-_pending_latency: dict[tuple[Histogram, str], _PendingHistogram] = {}
+_DIRTY: Final[list[RequestStats]] = []
+_STATS: Final[dict[tuple[str, str, str, str], RequestStats]] = {}
+
+
+def stats_for(kind: str, tenant: str = "", api: str = "", tool: str = "") -> RequestStats:
+    """The one stats object of these labels."""
+    key = (kind, tenant, api, tool)
+    stats = _STATS.get(key)
+    if stats is None:
+        stats = _STATS[key] = RequestStats(kind, tenant, api, tool)
+    return stats
+
+
+def _fold_histogram(histogram: Histogram, kind: str, counts: list[int], total: float) -> None:
+    if not any(counts):
+        return
+    child = histogram.labels(kind)
+    # prometheus-client keeps per-bucket (not cumulative) counts, the last one for +Inf.
+    buckets = child._buckets
+    for index, count in enumerate(counts):
+        if count:
+            buckets[index].inc(count)
+    child._sum.inc(total)
 
 
 def count_request(kind: str, tenant: str, api: str, tool: str, status: int) -> None:
-    key = (kind, tenant, api, tool, status // 100)
-    _pending_requests[key] = _pending_requests.get(key, 0) + 1
-
-
-def _observe(histogram: Histogram, kind: str, seconds: float) -> None:
-    pending = _pending_latency.get((histogram, kind))
-    if pending is None:
-        pending = _pending_latency[(histogram, kind)] = _PendingHistogram()
-    pending.counts[bisect_left(_LATENCY_BUCKETS, seconds)] += 1
-    pending.total += seconds
+    stats_for(kind, tenant, api, tool).count(status)
 
 
 def observe_request(
     kind: str, tenant: str, api: str, status: int, elapsed: float, upstream: float | None
 ) -> None:
-    """One answered request: counted, its overhead and upstream time observed.
-
-    `count_request` and the two `observe_*` in one call, inlined, because it runs on
-    every request and each Python call costs about as much as the work it wraps."""
-    key = (kind, tenant, api, "", status // 100)
-    _pending_requests[key] = _pending_requests.get(key, 0) + 1
-    pending = _pending_latency.get((OVERHEAD, kind))
-    if pending is None:
-        pending = _pending_latency[(OVERHEAD, kind)] = _PendingHistogram()
-    if upstream is None:
-        pending.counts[bisect_left(_LATENCY_BUCKETS, elapsed)] += 1
-        pending.total += elapsed
-        return
-    overhead = elapsed - upstream
-    pending.counts[bisect_left(_LATENCY_BUCKETS, overhead)] += 1
-    pending.total += overhead
-    pending = _pending_latency.get((UPSTREAM, kind))
-    if pending is None:
-        pending = _pending_latency[(UPSTREAM, kind)] = _PendingHistogram()
-    pending.counts[bisect_left(_LATENCY_BUCKETS, upstream)] += 1
-    pending.total += upstream
-
-
-def observe_overhead(kind: str, seconds: float) -> None:
-    _observe(OVERHEAD, kind, seconds)
+    """One answered request: counted, its overhead and upstream time observed."""
+    stats_for(kind, tenant, api).observe(status, elapsed, -1.0 if upstream is None else upstream)
 
 
 def observe_upstream(kind: str, seconds: float) -> None:
-    _observe(UPSTREAM, kind, seconds)
+    stats_for(kind).observe_upstream(seconds)
 
 
 def flush() -> None:
     """Fold what the hot path counted into the Prometheus metrics."""
-    global _pending_requests, _pending_latency
-    requests, _pending_requests = _pending_requests, {}
-    for (kind, tenant, api, tool, status_class), count in requests.items():
-        REQUESTS.labels(kind, tenant, api, tool, _STATUS_CLASS.get(status_class, "5xx")).inc(count)
-    latency, _pending_latency = _pending_latency, {}
-    for (histogram, kind), pending in latency.items():
-        child = histogram.labels(kind)
-        # prometheus-client keeps per-bucket (not cumulative) counts, the last one for +Inf.
-        buckets = child._buckets
-        for index, count in enumerate(pending.counts):
-            if count:
-                buckets[index].inc(count)
-        child._sum.inc(pending.total)
+    dirty = list(_DIRTY)
+    _DIRTY.clear()
+    for stats in dirty:
+        stats.fold()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -390,6 +391,40 @@ def test_health_metadata_and_metrics(gateway: GatewayProcess, spec: SnapshotSpec
     assert "stoa_gateway_overhead_seconds_bucket" in text
     assert "stoa_gateway_snapshot_generated_timestamp_seconds" in text
     assert 'stoa_gateway_usage_events_total{api="weather",tenant="demo"}' in text
+
+
+def test_each_call_gets_one_json_access_log_line_without_the_key(
+    start_gateway: StartGateway, spec: SnapshotSpec
+) -> None:
+    assert spec.keys is not None
+    gateway = start_gateway(spec, env={"STOA_GATEWAY__ACCESS_LOG": "true"})
+    served = httpx.get(
+        f"{gateway.url}/proxy/demo/weather/forecast",
+        params={"city": "Lima"},
+        headers={"x-api-key": spec.keys.good, "x-request-id": "trace-ok"},
+    )
+    refused = httpx.get(
+        f"{gateway.url}/proxy/demo/weather/forecast",
+        headers={"x-api-key": "stoa_sk_not-a-key", "x-request-id": 'trace-"bad"'},
+    )
+    assert (served.status_code, refused.status_code) == (200, 401)
+    output = gateway.stop()  # a clean stop writes out what is buffered
+    lines = {}
+    for text in output.splitlines():
+        if text.startswith("{") and '"stoa.gateway.access"' in text:
+            line = json.loads(text)
+            lines[line["request_id"]] = line
+    ok, bad = lines["trace-ok"], lines['trace-"bad"']
+    assert ok["status"] == 200
+    assert (ok["method"], ok["path"]) == ("GET", "/proxy/demo/weather/forecast")
+    assert (ok["kind"], ok["tenant"], ok["api"]) == ("proxy", "demo", "weather")
+    assert ok["response_bytes"] > 0
+    assert ok["upstream_ms"] > 0
+    assert ok["duration_ms"] >= ok["upstream_ms"]
+    assert (bad["status"], bad["upstream_ms"]) == (401, None)
+    assert spec.keys.good not in output
+    assert "not-a-key" not in output
+    assert "Lima" not in output  # no query strings either
 
 
 def test_large_and_chunked_uploads_are_streamed_upstream(

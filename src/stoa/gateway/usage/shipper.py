@@ -1,0 +1,317 @@
+"""Shipping one worker's usage events to the control plane, through its on-disk spool.
+
+Every `flush_seconds` the buffer is drained into batches, each under a new idempotency
+key, and every batch is appended to the worker's spool (fsynced) before anything is
+sent. A second task sends the spool's batches oldest first to
+`POST $STOA_CONTROL_PLANE_URL/v1/internal/usage` and removes each one the control plane
+confirms. So:
+
+- SIGKILL loses only the events still in the buffer: at most one flush interval's;
+- while the control plane is unreachable the spool grows (up to its bound, see
+  `spool.py`), and when it answers again the backlog goes out in order;
+- a batch sent but not confirmed (timeout, crash) is sent again under the same key, and
+  the control plane counts it once;
+- SIGTERM (`close`) drains the buffer into the spool, then sends what it can within
+  `shutdown_seconds`; the rest waits on disk for the next start.
+
+Spool I/O runs on one dedicated thread, never on the event loop (an fsync can take
+milliseconds), and in submission order, which is what keeps it consistent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from enum import Enum
+from typing import Any, TypeVar
+
+import httpx
+import msgspec
+
+from stoa.contract.usage import (
+    MAX_EVENTS_PER_BATCH,
+    MAX_ROUTE_LENGTH,
+    SCHEMA_VERSION,
+    UsageBatch,
+    UsageRecord,
+    encode_usage_batch,
+)
+from stoa.gateway import usage
+from stoa.gateway.usage import shipping_metrics as metrics
+from stoa.gateway.usage.spool import Spool, SpoolLocked
+from stoa.kit.settings import Settings
+
+_log = logging.getLogger("stoa.gateway.usage")
+_T = TypeVar("_T")
+SPOOL_DIRECTORY = "usage-spool"
+_BACKOFF_FIRST, _BACKOFF_MAX = 0.25, 5.0
+_ORPHAN_CHECK_SECONDS = 30.0
+
+
+class Outcome(Enum):
+    DELIVERED = "delivered"
+    REJECTED = "rejected"  # the control plane will never take it: drop it
+    RETRY = "retry"
+
+
+class _Counted(msgspec.Struct):
+    events: list[msgspec.Raw]
+
+
+def batches_of(events: list[usage.UsageEvent], origin: str) -> list[tuple[bytes, int]]:
+    """The encoded batches (and their event counts) carrying `events`, each under a new
+    idempotency key."""
+    encoded: list[tuple[bytes, int]] = []
+    for start in range(0, len(events), MAX_EVENTS_PER_BATCH):
+        chunk = events[start : start + MAX_EVENTS_PER_BATCH]
+        records = [
+            UsageRecord(
+                at=event.at,
+                tenant_id=event.tenant_id,
+                application_id=event.application_id,
+                subscription_id=event.subscription_id,
+                api_id=event.api_id,
+                route=event.route[:MAX_ROUTE_LENGTH],
+                status=event.status,
+                latency_ms=max(0.0, event.latency_ms),
+                request_bytes=max(0, event.request_bytes),
+                response_bytes=max(0, event.response_bytes),
+            )
+            for event in chunk
+        ]
+        batch = UsageBatch(
+            schema_version=SCHEMA_VERSION, id=uuid.uuid4().hex, events=records, origin=origin
+        )
+        encoded.append((encode_usage_batch(batch), len(records)))
+    return encoded
+
+
+def classify(status: int) -> Outcome:
+    """What an answer means for the batch: 2xx delivered; 400, 413 and 422 mean the
+    batch itself is wrong and will never be taken; anything else (401/403 until the
+    token is fixed, 404 from an older control plane, 429, 5xx) is worth retrying."""
+    if 200 <= status < 300:
+        return Outcome.DELIVERED
+    if status in (400, 413, 422):
+        return Outcome.REJECTED
+    return Outcome.RETRY
+
+
+def _events_in(payload: bytes) -> int:
+    try:
+        return len(msgspec.json.decode(payload, type=_Counted).events)
+    except msgspec.MsgspecError:
+        return 0
+
+
+class UsageShipper:
+    """Drains `usage.buffer` into `spool` and sends the spool to the control plane."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        spool: Spool,
+        client: httpx.AsyncClient,
+        *,
+        drain: Callable[[int], list[usage.UsageEvent]] = usage.drain,
+        origin: str = "",
+    ) -> None:
+        shipping = settings.gateway.usage
+        self._flush_seconds = shipping.flush_seconds
+        self._timeout = shipping.timeout_seconds
+        self._shutdown_seconds = shipping.shutdown_seconds
+        self._url = settings.control_plane_url.rstrip("/") + "/v1/internal/usage"
+        token = settings.gateway_token.get_secret_value() if settings.gateway_token else ""
+        self._headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+        self._spool = spool
+        self._client = client
+        self._drain = drain
+        self._origin = origin
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stoa-usage-spool")
+        self._queued = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._spool_full = False
+        self._unreachable = False
+        self._corrupt_seen = 0
+
+    @classmethod
+    def start(cls, settings: Settings) -> UsageShipper:
+        """Claim a spool directory under `$STOA_DATA_DIR/usage-spool` and start shipping."""
+        root = settings.data_dir / SPOOL_DIRECTORY
+        spool = Spool.claim_free(root, settings.gateway.usage.spool_max_bytes)
+        client = httpx.AsyncClient(timeout=settings.gateway.usage.timeout_seconds)
+        origin = f"{socket.gethostname()}/{spool.directory.name}/{os.getpid()}"
+        shipper = cls(settings, spool, client, origin=origin)
+        shipper.run()
+        return shipper
+
+    def run(self) -> None:
+        """Start the flush and delivery tasks on the running loop."""
+        self._tasks = [
+            asyncio.create_task(self._flush_loop(), name="usage-flush"),
+            asyncio.create_task(self._deliver_loop(), name="usage-deliver"),
+        ]
+
+    async def close(self) -> None:
+        """Stop; everything buffered ends up in the spool or at the control plane."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.flush()
+        deadline = time.monotonic() + self._shutdown_seconds
+        while time.monotonic() < deadline:
+            payload = await self._on_spool(self._spool.peek)
+            if payload is None:
+                break
+            remaining = max(0.1, deadline - time.monotonic())
+            outcome = await self._send(payload, limit=min(self._timeout, remaining))
+            if outcome is Outcome.RETRY:
+                break
+            await self._on_spool(self._spool.pop)
+        await self._on_spool(lambda: None)  # every submitted spool operation is done
+        self._io.shutdown(wait=True)
+        metrics.SPOOL_BYTES.set(self._spool.size_bytes)
+        self._spool.close()
+        await self._client.aclose()
+
+    async def flush(self) -> None:
+        """Move every buffered event into the spool."""
+        while True:
+            events = self._drain(MAX_EVENTS_PER_BATCH * 10)
+            if not events:
+                return
+            for payload, count in batches_of(events, self._origin):
+                await self._queue(payload, count)
+
+    async def _queue(self, payload: bytes, count: int) -> None:
+        try:
+            appended = await self._on_spool(self._spool.append, payload)
+        except OSError as exc:
+            metrics.LOST_EVENTS.labels("disk_error").inc(count)
+            _log.error("usage spool cannot be written, %d events lost: %s", count, exc)
+            return
+        if appended:
+            if self._spool_full:
+                _log.warning("usage spool has room again")
+                self._spool_full = False
+            self._queued.set()
+        else:
+            metrics.LOST_EVENTS.labels("spool_full").inc(count)
+            if not self._spool_full:
+                _log.warning(
+                    "usage spool %s is full; new usage events are dropped until the "
+                    "control plane takes the queued ones",
+                    self._spool.directory,
+                )
+                self._spool_full = True
+        metrics.SPOOL_BYTES.set(self._spool.size_bytes)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_seconds)
+            await self.flush()
+
+    async def _deliver_loop(self) -> None:
+        backoff = _BACKOFF_FIRST
+        next_orphan_check = 0.0
+        while True:
+            self._queued.clear()
+            payload = await self._on_spool(self._spool.peek)
+            self._count_corrupt()
+            if payload is None:
+                if time.monotonic() >= next_orphan_check:
+                    await self._empty_orphans()
+                    next_orphan_check = time.monotonic() + _ORPHAN_CHECK_SECONDS
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._queued.wait(), _ORPHAN_CHECK_SECONDS)
+                continue
+            outcome = await self._send(payload, limit=self._timeout)
+            if outcome is Outcome.RETRY:
+                await asyncio.sleep(backoff * random.uniform(0.5, 1.0))  # noqa: S311 (jitter, not a secret)
+                backoff = min(_BACKOFF_MAX, backoff * 2)
+                continue
+            backoff = _BACKOFF_FIRST
+            await self._on_spool(self._spool.pop)
+            metrics.SPOOL_BYTES.set(self._spool.size_bytes)
+
+    async def _send(self, payload: bytes, *, limit: float) -> Outcome:
+        """POST one batch; `limit` seconds for the whole exchange."""
+        try:
+            response = await self._client.post(
+                self._url, content=payload, headers=self._headers, timeout=limit
+            )
+        except httpx.HTTPError as exc:
+            self._failed(f"cannot reach the control plane: {type(exc).__name__}")
+            return Outcome.RETRY
+        outcome = classify(response.status_code)
+        if outcome is Outcome.RETRY:
+            self._failed(f"the control plane answered {response.status_code}")
+            return outcome
+        if self._unreachable:
+            _log.warning("control plane takes usage again; sending the spooled batches")
+            self._unreachable = False
+        if outcome is Outcome.REJECTED:
+            count = _events_in(payload)
+            metrics.LOST_EVENTS.labels("rejected").inc(count)
+            _log.error(
+                "control plane refused a usage batch of %d events (%d): %s",
+                count,
+                response.status_code,
+                response.text[:500],
+            )
+        else:
+            metrics.SHIPPED_EVENTS.inc(_confirmed(response))
+        return outcome
+
+    def _failed(self, why: str) -> None:
+        metrics.DELIVERY_FAILURES.inc()
+        if not self._unreachable:
+            _log.warning("usage stays in the spool until the control plane answers: %s", why)
+            self._unreachable = True
+
+    async def _empty_orphans(self) -> None:
+        """Send the batches of spool directories no live worker holds (left by workers
+        that are gone, after the worker count went down)."""
+        root = self._spool.directory.parent
+        for directory in sorted(root.glob("worker-*")):
+            if directory == self._spool.directory or not any(directory.glob("*.seg")):
+                continue
+            try:
+                orphan = await self._on_spool(Spool.claim, directory, self._spool.max_bytes)
+            except SpoolLocked:
+                continue
+            try:
+                while (payload := await self._on_spool(orphan.peek)) is not None:
+                    if await self._send(payload, limit=self._timeout) is Outcome.RETRY:
+                        return
+                    await self._on_spool(orphan.pop)
+            finally:
+                await self._on_spool(orphan.close)
+
+    def _count_corrupt(self) -> None:
+        seen = self._spool.corrupt_records
+        if seen > self._corrupt_seen:
+            metrics.CORRUPT_RECORDS.inc(seen - self._corrupt_seen)
+            _log.warning("skipped %d unreadable usage spool records", seen - self._corrupt_seen)
+            self._corrupt_seen = seen
+
+    async def _on_spool(self, operation: Callable[..., _T], *args: Any) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._io, operation, *args)
+
+
+def _confirmed(response: httpx.Response) -> int:
+    try:
+        events = response.json().get("events", 0)
+    except ValueError:
+        return 0
+    return events if isinstance(events, int) else 0

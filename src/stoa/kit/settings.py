@@ -211,10 +211,12 @@ class Settings(BaseSettings):
     )
     control_plane_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="Where a gateway reaches the control plane for its snapshot.",
+        description="Where a gateway reaches the control plane for its snapshot and to send usage.",
     )
     gateway_token: SecretStr | None = Field(
-        default=None, description="The token a gateway presents to the control plane."
+        default=None,
+        description="The token a gateway presents to the control plane. A gateway ships usage "
+        "to the control plane only when it has one.",
     )
     master_key: SecretStr | None = Field(
         default=None,

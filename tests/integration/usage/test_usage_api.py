@@ -4,6 +4,7 @@ it only to those who may see it. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -209,3 +210,15 @@ def test_each_caller_sees_only_the_usage_they_may_see(world: World) -> None:
     refused = alice.get("/v1/usage", params={**WINDOW, "application": bobs})
     assert refused.status_code == 404
     assert alice.get("/v1/usage", params={**WINDOW, "application": "app_nope"}).status_code == 404
+
+
+def test_the_same_batch_sent_concurrently_is_counted_once(world: World) -> None:
+    admin = world.platform_admin()
+    body = batch(*[event(route=f"GET /{n}") for n in range(50)])
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _: admin.post("/v1/internal/usage", json=body), range(4)))
+    assert [a.status_code for a in answers] == [200] * 4
+    assert sorted(a.json()["duplicate"] for a in answers) == [False, True, True, True]
+    assert stored_events(world) == 50
+    report = admin.get("/v1/usage", params={**WINDOW, "granularity": "minute"}).json()
+    assert report["total"]["count"] == 50

@@ -41,7 +41,9 @@ from stoa.contract.usage import (
     MAX_ROUTE_LENGTH,
     SCHEMA_VERSION,
     UsageBatch,
+    UsageBatchError,
     UsageRecord,
+    decode_usage_batch,
     encode_usage_batch,
 )
 from stoa.gateway import usage
@@ -90,8 +92,28 @@ def batches_of(events: list[usage.UsageEvent], origin: str) -> list[tuple[bytes,
         batch = UsageBatch(
             schema_version=SCHEMA_VERSION, id=uuid.uuid4().hex, events=records, origin=origin
         )
-        encoded.append((encode_usage_batch(batch), len(records)))
+        payload = encode_usage_batch(batch)
+        try:
+            # What the control plane will check; one bad event must not sink the batch.
+            decode_usage_batch(payload)
+        except UsageBatchError:
+            valid = [r for r in records if _acceptable(r)]
+            metrics.LOST_EVENTS.labels("invalid").inc(len(records) - len(valid))
+            if not valid:
+                continue
+            batch = msgspec.structs.replace(batch, events=valid)
+            payload = encode_usage_batch(batch)
+        encoded.append((payload, len(batch.events)))
     return encoded
+
+
+def _acceptable(record: UsageRecord) -> bool:
+    """Whether the control plane would take `record` (see the contract's constraints)."""
+    try:
+        msgspec.json.decode(msgspec.json.encode(record), type=UsageRecord)
+    except msgspec.ValidationError:
+        return False
+    return True
 
 
 def classify(status: int) -> Outcome:
@@ -225,24 +247,37 @@ class UsageShipper:
         backoff = _BACKOFF_FIRST
         next_orphan_check = 0.0
         while True:
-            self._queued.clear()
-            payload = await self._on_spool(self._spool.peek)
-            self._count_corrupt()
-            if payload is None:
-                if time.monotonic() >= next_orphan_check:
-                    await self._empty_orphans()
-                    next_orphan_check = time.monotonic() + _ORPHAN_CHECK_SECONDS
+            try:
+                delivered = await self._deliver_one(next_orphan_check)
+            except OSError as exc:
+                # The spool could not be read: keep trying, it may be a passing disk error.
+                _log.error("usage spool cannot be read: %s", exc)
+                delivered = False
+            if delivered is None:  # the spool is empty (and orphans were looked at)
+                next_orphan_check = max(next_orphan_check, time.monotonic() + _ORPHAN_CHECK_SECONDS)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._queued.wait(), _ORPHAN_CHECK_SECONDS)
-                continue
-            outcome = await self._send(payload, limit=self._timeout)
-            if outcome is Outcome.RETRY:
-                await asyncio.sleep(backoff * random.uniform(0.5, 1.0))  # noqa: S311 (jitter, not a secret)
+            elif delivered:
+                backoff = _BACKOFF_FIRST
+            else:
+                await asyncio.sleep(backoff * random.uniform(0.5, 1.0))  # noqa: S311 (jitter)
                 backoff = min(_BACKOFF_MAX, backoff * 2)
-                continue
-            backoff = _BACKOFF_FIRST
-            await self._on_spool(self._spool.pop)
-            metrics.SPOOL_BYTES.set(self._spool.size_bytes)
+
+    async def _deliver_one(self, next_orphan_check: float) -> bool | None:
+        """Send the oldest spooled batch: True when it is off the spool, False when it must
+        be tried again later, None when there was nothing to send."""
+        self._queued.clear()
+        payload = await self._on_spool(self._spool.peek)
+        self._count_corrupt()
+        if payload is None:
+            if time.monotonic() >= next_orphan_check:
+                await self._empty_orphans()
+            return None
+        if await self._send(payload, limit=self._timeout) is Outcome.RETRY:
+            return False
+        await self._on_spool(self._spool.pop)
+        metrics.SPOOL_BYTES.set(self._spool.size_bytes)
+        return True
 
     async def _send(self, payload: bytes, *, limit: float) -> Outcome:
         """POST one batch; `limit` seconds for the whole exchange."""

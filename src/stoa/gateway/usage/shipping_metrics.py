@@ -10,8 +10,8 @@ SHIPPED_EVENTS = Counter(
 LOST_EVENTS = Counter(
     "stoa_gateway_usage_lost_events",
     "Usage events given up: `spool_full` (the spool bound was reached), `rejected` (the "
-    "control plane refused the batch as invalid), `disk_error` (the spool could not be "
-    "written)",
+    "control plane refused the batch), `invalid` (an event the control plane would refuse, "
+    "left out of its batch), `disk_error` (the spool could not be written)",
     ["reason"],
 )
 CORRUPT_RECORDS = Counter(

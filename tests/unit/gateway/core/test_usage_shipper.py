@@ -7,11 +7,12 @@ import time
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 
-from stoa.contract.usage import decode_usage_batch
+from stoa.contract.usage import MAX_EVENTS_PER_BATCH, decode_usage_batch
 from stoa.gateway.usage import UsageEvent
-from stoa.gateway.usage.shipper import Outcome, UsageShipper, classify
+from stoa.gateway.usage.shipper import Outcome, UsageShipper, batches_of, classify
 from stoa.gateway.usage.spool import Spool
 from stoa.kit.settings import Settings
 
@@ -136,3 +137,19 @@ def test_answers_are_classified() -> None:
     assert classify(422) is Outcome.REJECTED
     for status in (401, 403, 404, 429, 500, 503):
         assert classify(status) is Outcome.RETRY
+
+
+def test_an_event_the_control_plane_would_refuse_does_not_sink_its_batch() -> None:
+    bad = msgspec.structs.replace(event(0), tenant_id="")
+    encoded = batches_of([event(1), bad, event(2)], origin="test")
+    assert len(encoded) == 1
+    payload, count = encoded[0]
+    assert count == 2
+    assert [e.route for e in decode_usage_batch(payload).events] == ["GET /1", "GET /2"]
+
+
+def test_many_events_are_split_into_batches_the_control_plane_accepts() -> None:
+    encoded = batches_of([event(n) for n in range(MAX_EVENTS_PER_BATCH + 1)], origin="test")
+    assert [count for _, count in encoded] == [MAX_EVENTS_PER_BATCH, 1]
+    keys = {decode_usage_batch(payload).id for payload, _ in encoded}
+    assert len(keys) == 2

@@ -159,7 +159,9 @@ class UsageShipper:
         self._origin = origin
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stoa-usage-spool")
         self._queued = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._sender: asyncio.Task[None] | None = None
         self._spool_full = False
         self._unreachable = False
         self._corrupt_seen = 0
@@ -177,18 +179,18 @@ class UsageShipper:
 
     def run(self) -> None:
         """Start the flush and delivery tasks on the running loop."""
-        self._tasks = [
-            asyncio.create_task(self._flush_loop(), name="usage-flush"),
-            asyncio.create_task(self._deliver_loop(), name="usage-deliver"),
-        ]
+        self._flusher = asyncio.create_task(self._flush_loop(), name="usage-flush")
+        self._sender = asyncio.create_task(self._deliver_loop(), name="usage-deliver")
 
     async def close(self) -> None:
         """Stop; everything buffered ends up in the spool or at the control plane."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+        self._stopping.set()
+        if self._flusher is not None:
+            await self._flusher  # its last round drains the buffer
+        if self._sender is not None:
+            self._sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await self._sender
         await self.flush()
         deadline = time.monotonic() + self._shutdown_seconds
         while time.monotonic() < deadline:
@@ -239,9 +241,15 @@ class UsageShipper:
         metrics.SPOOL_BYTES.set(self._spool.size_bytes)
 
     async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._flush_seconds)
-            await self.flush()
+        # Stopped by `_stopping`, never cancelled: a flush cut short would lose the events
+        # it had drained but not yet spooled.
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._flush_seconds)
+            try:
+                await self.flush()
+            except Exception:
+                _log.exception("usage flush failed; trying again next interval")
 
     async def _deliver_loop(self) -> None:
         backoff = _BACKOFF_FIRST

@@ -185,6 +185,7 @@ class UsageShipper:
     async def close(self) -> None:
         """Stop; everything buffered ends up in the spool or at the control plane."""
         self._stopping.set()
+        self._queued.set()  # wakes the sender if it waits for work
         if self._flusher is not None:
             await self._flusher  # its last round drains the buffer
         if self._sender is not None:
@@ -244,8 +245,7 @@ class UsageShipper:
         # Stopped by `_stopping`, never cancelled: a flush cut short would lose the events
         # it had drained but not yet spooled.
         while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._flush_seconds)
+            await _wait(self._stopping, self._flush_seconds)
             try:
                 await self.flush()
             except Exception:
@@ -254,7 +254,9 @@ class UsageShipper:
     async def _deliver_loop(self) -> None:
         backoff = _BACKOFF_FIRST
         next_orphan_check = 0.0
-        while True:
+        # Ends when `_stopping` is set (checked, not only cancelled: asyncio.wait_for in
+        # Python 3.11 can swallow a cancellation that races with its result).
+        while not self._stopping.is_set():
             try:
                 delivered = await self._deliver_one(next_orphan_check)
             except OSError as exc:
@@ -263,12 +265,11 @@ class UsageShipper:
                 delivered = False
             if delivered is None:  # the spool is empty (and orphans were looked at)
                 next_orphan_check = max(next_orphan_check, time.monotonic() + _ORPHAN_CHECK_SECONDS)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._queued.wait(), _ORPHAN_CHECK_SECONDS)
+                await _wait(self._queued, _ORPHAN_CHECK_SECONDS)
             elif delivered:
                 backoff = _BACKOFF_FIRST
             else:
-                await asyncio.sleep(backoff * random.uniform(0.5, 1.0))  # noqa: S311 (jitter)
+                await _wait(self._stopping, backoff * random.uniform(0.5, 1.0))  # noqa: S311
                 backoff = min(_BACKOFF_MAX, backoff * 2)
 
     async def _deliver_one(self, next_orphan_check: float) -> bool | None:
@@ -350,6 +351,13 @@ class UsageShipper:
 
     async def _on_spool(self, operation: Callable[..., _T], *args: Any) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self._io, operation, *args)
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    """Until `event` is set or `seconds` have passed, whichever comes first."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
 
 
 def _confirmed(response: httpx.Response) -> int:

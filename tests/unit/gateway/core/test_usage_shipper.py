@@ -153,3 +153,20 @@ def test_many_events_are_split_into_batches_the_control_plane_accepts() -> None:
     assert [count for _, count in encoded] == [MAX_EVENTS_PER_BATCH, 1]
     keys = {decode_usage_batch(payload).id for payload, _ in encoded}
     assert len(keys) == 2
+
+
+@pytest.mark.anyio
+async def test_a_spool_left_by_a_worker_that_is_gone_is_delivered_by_another(
+    tmp_path: Path,
+) -> None:
+    left = Spool.claim(tmp_path / "usage-spool" / "worker-7", 1 << 20)
+    for payload, _ in batches_of([event(n) for n in range(4)], origin="gone"):
+        left.append(payload)
+    left.close()
+    plane = FakeControlPlane()
+    plane.down = False
+    shipper = shipper_for(tmp_path, plane, [])
+    shipper.run()
+    await until(lambda: sum(plane.stored.values()) == 4)
+    await shipper.close()
+    assert list((tmp_path / "usage-spool" / "worker-7").glob("*.seg")) == []

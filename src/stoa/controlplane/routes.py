@@ -13,6 +13,7 @@ from stoa.controlplane.policy.endpoints import router as policy_router
 from stoa.controlplane.snapshot.endpoints import router as snapshot_router
 from stoa.controlplane.subscription.endpoints import router as subscription_router
 from stoa.controlplane.tenant.endpoints import router as tenant_router
+from stoa.controlplane.usage.endpoints import router as usage_router
 from stoa.controlplane.user.endpoints import router as user_router
 
 ROUTERS: list[APIRouter] = [
@@ -26,4 +27,5 @@ ROUTERS: list[APIRouter] = [
     subscription_router,
     audit_router,
     snapshot_router,
+    usage_router,
 ]

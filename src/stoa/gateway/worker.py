@@ -26,6 +26,7 @@ from stoa.gateway.proxy.pool import UpstreamPool
 from stoa.gateway.snapshot.holder import SnapshotHolder
 from stoa.gateway.telemetry.access_log import AccessLog
 from stoa.gateway.telemetry.flush import PeriodicFlush
+from stoa.gateway.usage.shipper import UsageShipper
 from stoa.kit.settings import Settings
 
 _log = logging.getLogger("stoa.gateway")
@@ -41,6 +42,7 @@ class Worker:
     redis: Redis | None
     flusher: PeriodicFlush
     reaper: IdleReaper
+    shipper: UsageShipper | None = None
 
     def install(self, snapshot: Snapshot) -> None:
         """Serve `snapshot` from now on (compiled first: a bad one leaves the old in place)."""
@@ -54,6 +56,8 @@ class Worker:
         self.context.upstreams.close()
         await self.mcp.close()
         await self.bearer.close()
+        if self.shipper is not None:
+            await self.shipper.close()
         if self.redis is not None:
             await self.redis.aclose()
         self.access_log.flush()
@@ -121,4 +125,6 @@ async def start_worker(
     reaper.start()
     flusher = PeriodicFlush()
     flusher.start()
-    return Worker(context, server, access_log, bearer, mcp, redis, flusher, reaper)
+    # Usage goes to a control plane only when the gateway has a token for one.
+    shipper = UsageShipper.start(settings) if settings.gateway_token is not None else None
+    return Worker(context, server, access_log, bearer, mcp, redis, flusher, reaper, shipper)

@@ -107,6 +107,36 @@ class McpSettings(BaseModel):
     )
 
 
+class UsageShippingSettings(BaseModel):
+    """How a gateway ships usage to the control plane (`STOA_GATEWAY__USAGE__*`)."""
+
+    flush_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often each worker writes its buffered usage events to the spool "
+        "(fsynced) and sends them on: a gateway killed with SIGKILL loses at most this "
+        "long's events.",
+    )
+    spool_max_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=4096,
+        description="Size limit of each worker's spool in $STOA_DATA_DIR/usage-spool. When "
+        "it is full, new batches are dropped (counted in "
+        '`stoa_gateway_usage_lost_events_total{reason="spool_full"}`) and the queued ones '
+        "kept.",
+    )
+    timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Time the control plane has to answer one batch."
+    )
+    shutdown_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="On SIGTERM, how long a worker keeps sending queued batches before it "
+        "leaves the rest in the spool for its next start.",
+    )
+
+
 class GatewaySettings(BaseModel):
     """How `stoa gateway` serves (`STOA_GATEWAY__*`)."""
 
@@ -146,6 +176,7 @@ class GatewaySettings(BaseModel):
         "to local limits for that call.",
     )
     mcp: McpSettings = McpSettings()
+    usage: UsageShippingSettings = UsageShippingSettings()
 
 
 class Settings(BaseSettings):
@@ -180,10 +211,12 @@ class Settings(BaseSettings):
     )
     control_plane_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="Where a gateway reaches the control plane for its snapshot.",
+        description="Where a gateway reaches the control plane for its snapshot and to send usage.",
     )
     gateway_token: SecretStr | None = Field(
-        default=None, description="The token a gateway presents to the control plane."
+        default=None,
+        description="The token a gateway presents to the control plane. A gateway ships usage "
+        "to the control plane only when it has one.",
     )
     master_key: SecretStr | None = Field(
         default=None,

@@ -17,6 +17,9 @@ from stoa.controlplane.models.signing_key import SigningKey
 from stoa.controlplane.models.subscription import Subscription
 from stoa.controlplane.models.tenant import Tenant
 from stoa.controlplane.models.tool import Tool
+from stoa.controlplane.models.usage_batch import UsageBatch
+from stoa.controlplane.models.usage_event import UsageEvent
+from stoa.controlplane.models.usage_rollup import UsageRollup
 from stoa.controlplane.models.user import User
 from stoa.controlplane.models.user_totp import UserTotp
 
@@ -38,6 +41,9 @@ __all__ = [
     "Subscription",
     "Tenant",
     "Tool",
+    "UsageBatch",
+    "UsageEvent",
+    "UsageRollup",
     "User",
     "UserTotp",
 ]

@@ -1,7 +1,10 @@
 """Usage events: one per call, into an in-process buffer that a shipper drains.
 
-Shipping to the control plane comes later; for now events are counted in metrics and
-kept in a bounded buffer (the oldest are dropped first, and counted, if nobody drains).
+`record` is called on every request, so it only appends. Each worker process has its own
+buffer; with a control plane to report to (`STOA_GATEWAY_TOKEN` set) the worker's
+`shipper.UsageShipper` drains it every flush interval into the worker's on-disk spool
+(`spool.py`) and on to the control plane. The buffer is bounded: if nobody drains it, the
+oldest events are dropped first, and counted.
 """
 
 from __future__ import annotations

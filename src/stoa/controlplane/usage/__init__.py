@@ -1,0 +1,1 @@
+"""Usage metering: batches from gateways in, per-minute and per-day rollups out."""

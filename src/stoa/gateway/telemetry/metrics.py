@@ -86,11 +86,16 @@ _STATUS_CLASS: Final = ("5xx", "1xx", "2xx", "3xx", "4xx", "5xx")
 _BUCKET_COUNT: Final = len(_LATENCY_BUCKETS) + 1  # the last one is +Inf
 
 
+# Declared as a variable-length tuple: mypyc keeps it as one static object (a Final
+# fixed-length tuple of floats fails at import when compiled).
+_BOUNDS: Final[tuple[float, ...]] = _LATENCY_BUCKETS
+
+
 def bucket_of(seconds: float) -> int:
     """The index of the first latency bucket that holds `seconds` (`bisect_left`, as a
     loop the compiler turns into plain comparisons: most answers fall in the first few)."""
     index = 0
-    for bound in _LATENCY_BUCKETS:
+    for bound in _BOUNDS:
         if seconds <= bound:
             return index
         index += 1

@@ -10,12 +10,13 @@ oldest events are dropped first, and counted.
 from __future__ import annotations
 
 from collections import deque
+from typing import Final
 
 import msgspec
 
 from stoa.gateway.telemetry import metrics
 
-BUFFER_SIZE = 100_000
+BUFFER_SIZE: Final = 100_000
 
 
 class UsageEvent(msgspec.Struct, frozen=True):
@@ -35,30 +36,40 @@ class UsageEvent(msgspec.Struct, frozen=True):
     api: str = ""  # the API's name, for metrics
 
 
-buffer: deque[UsageEvent] = deque(maxlen=BUFFER_SIZE)
-# Counted here and folded into the metric by `flush_metrics` (see telemetry.metrics).
-_pending: dict[tuple[str, str], int] = {}
-_dropped = 0
+buffer: Final[deque[UsageEvent]] = deque(maxlen=BUFFER_SIZE)
+
+
+class _Counts:
+    """Counted here and folded into the metrics by `flush_metrics` (see
+    telemetry.metrics); an object, because rebinding module globals costs a dict write
+    per call once compiled."""
+
+    def __init__(self) -> None:
+        self.by_api: dict[tuple[str, str], int] = {}
+        self.dropped = 0
+
+
+_counts: Final = _Counts()
 
 
 def record(event: UsageEvent) -> None:
     """Append `event` to the buffer (never blocks, never raises)."""
-    global _dropped
+    counts = _counts
     if len(buffer) == BUFFER_SIZE:
-        _dropped += 1
+        counts.dropped += 1
     buffer.append(event)
     key = (event.tenant, event.api)
-    _pending[key] = _pending.get(key, 0) + 1
+    counts.by_api[key] = counts.by_api.get(key, 0) + 1
 
 
 def flush_metrics() -> None:
-    global _pending, _dropped
-    pending, _pending = _pending, {}
+    counts = _counts
+    pending, counts.by_api = counts.by_api, {}
     for (tenant, api), count in pending.items():
         metrics.USAGE_EVENTS.labels(tenant, api).inc(count)
-    if _dropped:
-        metrics.USAGE_DROPPED.inc(_dropped)
-        _dropped = 0
+    if counts.dropped:
+        metrics.USAGE_DROPPED.inc(counts.dropped)
+        counts.dropped = 0
 
 
 def drain(limit: int = 10_000) -> list[UsageEvent]:

@@ -16,23 +16,21 @@ from typing import Final, Protocol
 import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from stoa.gateway import ratelimit, usage
+from stoa.gateway import ratelimit
 from stoa.gateway.auth.api_key import KeyRejected, caller_for_key, presented_key
 from stoa.gateway.auth.bearer import BearerAuthenticator
 from stoa.gateway.auth.caller import Caller
 from stoa.gateway.auth.challenge import READ_SCOPE, WRITE_SCOPE, insufficient_scope, unauthorized
 from stoa.gateway.context import GatewayContext
-from stoa.gateway.http.body_stream import BodyStream
 from stoa.gateway.http.metadata import WELL_KNOWN, metadata_response, resource_for
 from stoa.gateway.http.problem import problem
 from stoa.gateway.http.response import Response
 from stoa.gateway.http.server import HttpConnection, Incoming
 from stoa.gateway.mcp.endpoint import AGGREGATE, McpEndpoint, McpScope
 from stoa.gateway.proxy.headers import upstream_head
-from stoa.gateway.proxy.pool import UpstreamPool
-from stoa.gateway.proxy.relay import ProxyRelay
+from stoa.gateway.proxy.metered import MeteredRelay
 from stoa.gateway.ratelimit.admission import Admission
-from stoa.gateway.snapshot.compiled import CompiledApi, CompiledSnapshot, Grant, UpstreamTarget
+from stoa.gateway.snapshot.compiled import CompiledApi, CompiledSnapshot, Grant
 from stoa.gateway.telemetry import metrics
 from stoa.gateway.telemetry.access_log import AccessLog
 from stoa.gateway.telemetry.flush import flush_metrics
@@ -452,7 +450,7 @@ class GatewayHandler:
             incoming.client_ip,
         )
         assert api.upstream is not None
-        _GrantedRelay(
+        MeteredRelay(
             self,
             api,
             grant,
@@ -569,72 +567,6 @@ class GatewayHandler:
             )
             return
         self._answer(connection, incoming, response, kind="mcp", subject=caller.subject)
-
-
-class _GrantedRelay(ProxyRelay):
-    """A proxied call under a grant: counted, logged and metered when it is over."""
-
-    __slots__ = ("_api", "_grant", "_handler", "_rest", "_subject")
-
-    def __init__(
-        self,
-        handler: GatewayHandler,
-        api: CompiledApi,
-        grant: Grant,
-        subject: str,
-        rest: bytes,
-        client: HttpConnection,
-        incoming: Incoming,
-        pool: UpstreamPool,
-        target: UpstreamTarget,
-        request: bytes,
-        extra_head: bytes,
-        timeout: float,
-        retries: int,
-        *,
-        body_stream: BodyStream | None,
-        body_limit: int | None,
-    ) -> None:
-        super().__init__(
-            client,
-            incoming,
-            pool,
-            target,
-            request,
-            extra_head,
-            timeout,
-            retries,
-            body_stream=body_stream,
-            body_limit=body_limit,
-        )
-        self._handler = handler
-        self._api = api
-        self._grant = grant
-        self._subject = subject
-        self._rest = rest
-
-    def finished(self, status: int, response_bytes: int, upstream_seconds: float) -> None:
-        incoming, api, grant = self._incoming, self._api, self._grant
-        self._handler.observe(
-            incoming, status, api.proxy_stats, self._subject, response_bytes, upstream_seconds
-        )
-        stream = self._stream
-        usage.record(
-            usage.UsageEvent(
-                at=time.time(),
-                tenant_id=api.tenant_id,
-                application_id=grant.application_id,
-                subscription_id=grant.subscription_id,
-                api_id=api.id,
-                route=incoming.method + " " + self._rest.decode("latin-1"),
-                status=status,
-                latency_ms=(time.perf_counter() - incoming.started) * 1000,
-                request_bytes=len(incoming.body) if stream is None else stream.size,
-                response_bytes=response_bytes,
-                tenant=api.tenant,
-                api=api.name,
-            )
-        )
 
 
 _RATELIMIT_HEAD: Final = (

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from stoa.contract.usage import SCHEMA_VERSION
-from stoa.controlplane.models import Application, UsageBatch, UsageEvent
+from stoa.controlplane.models import Api, Application, Tool, UsageBatch, UsageEvent
 from stoa.kit.ids import new_id
 from support.seed_consumer import rows
 from support.world import Caller, World
@@ -222,3 +222,40 @@ def test_the_same_batch_sent_concurrently_is_counted_once(world: World) -> None:
     assert stored_events(world) == 50
     report = admin.get("/v1/usage", params={**WINDOW, "granularity": "minute"}).json()
     assert report["total"]["count"] == 50
+
+
+def test_rest_calls_roll_up_by_operation_and_keep_their_paths_as_events(world: World) -> None:
+    admin = world.platform_admin()
+    tenant_id = world.tenant("shop")
+    api_id = new_id("api")
+    world._run(
+        Api(
+            id=api_id,
+            tenant_id=tenant_id,
+            name="users",
+            title="Users",
+            kind="rest",
+            backend_url="http://127.0.0.1:9",
+        ),
+        *(
+            Tool(
+                id=new_id("tool"),
+                api_id=api_id,
+                tenant_id=tenant_id,
+                name=name,
+                input_schema={"type": "object"},
+                binding={"method": "GET", "path": path},
+            )
+            for name, path in (("getUser", "/users/{id}"), ("getMe", "/users/me"))
+        ),
+    )
+    calls = [
+        event(tenant_id=tenant_id, api_id=api_id, route=route)
+        for route in ("GET /users/1", "GET /users/2", "GET /users/me", "GET /teams/1")
+    ]
+    assert admin.post("/v1/internal/usage", json=batch(*calls)).status_code == 200
+    report = admin.get("/v1/usage", params={**WINDOW, "granularity": "day", "api": api_id})
+    counts = {row["tool"]: row["count"] for row in report.json()["items"]}
+    assert counts == {"getUser": 2, "getMe": 1, "GET (no operation)": 1}
+    stored = rows(world, select(UsageEvent.route).where(UsageEvent.api_id == api_id))
+    assert sorted(stored) == ["GET /teams/1", "GET /users/1", "GET /users/2", "GET /users/me"]

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stoa.contract.usage import UsageRecord
-from stoa.controlplane.models import Application, UsageBatch, UsageEvent, UsageRollup
+from stoa.controlplane.models import Application, Tool, UsageBatch, UsageEvent, UsageRollup
 from stoa.controlplane.usage import histogram
 
 _ROLLUP_KEY = (
@@ -102,6 +102,14 @@ async def add_to_rollups(session: AsyncSession, rows: Sequence[dict[str, Any]]) 
             set_={name: table.c[name] + excluded[name] for name in _ROLLUP_SUMS},
         )
         await session.execute(statement)
+
+
+async def tool_bindings(
+    session: AsyncSession, api_ids: Sequence[str]
+) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """(api id, tool name, binding) of every tool of these APIs."""
+    statement = select(Tool.api_id, Tool.name, Tool.binding).where(Tool.api_id.in_(api_ids))
+    return [(api_id, name, binding) for api_id, name, binding in await session.execute(statement)]
 
 
 async def application(session: AsyncSession, application_id: str) -> Application | None:

@@ -51,7 +51,11 @@ class UsageRowOut(UsageStatsOut):
     application_id: str
     subscription_id: str
     api_id: str
-    tool: str = Field(description="Tool name (MCP) or `METHOD /path` (REST)")
+    tool: str = Field(
+        description="Tool name: the MCP tool, or the REST operation (its `operationId`); "
+        "a REST call matching no operation counts as `METHOD (no operation)`, and the calls "
+        "of a REST API without operations as `METHOD /path`"
+    )
 
 
 class UsageReport(BaseModel):

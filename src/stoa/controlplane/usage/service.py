@@ -13,15 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stoa.contract.usage import UsageBatchError, decode_usage_batch
+from stoa.contract.usage import UsageBatchError, UsageRecord, decode_usage_batch
 from stoa.controlplane.authz import Action, can, require_platform_admin
 from stoa.controlplane.models import UsageRollup
 from stoa.controlplane.principal import Principal
 from stoa.controlplane.tenant import repository as tenant_repository
 from stoa.controlplane.usage import histogram, repository
+from stoa.controlplane.usage.operations import OperationNames, is_rest_route
 from stoa.controlplane.usage.rollup import Totals, roll_up, row_values
 from stoa.controlplane.usage.schemas import (
     IngestResult,
@@ -66,9 +69,32 @@ async def ingest(session: AsyncSession, sender: str, body: bytes) -> IngestResul
     )
     if fresh and batch.events:
         await repository.add_events(session, batch_id, batch.events)
-        rows = [row_values(key, totals) for key, totals in roll_up(batch.events).items()]
+        named = await _by_operation(session, batch.events)
+        rows = [row_values(key, totals) for key, totals in roll_up(named).items()]
         await repository.add_to_rollups(session, rows)
     return IngestResult(batch=batch.id, events=len(batch.events), duplicate=not fresh)
+
+
+async def _by_operation(session: AsyncSession, records: Sequence[UsageRecord]) -> list[UsageRecord]:
+    """`records` with REST calls renamed to their API's operation (see `operations`)."""
+    rest_apis = sorted({record.api_id for record in records if is_rest_route(record.route)})
+    if not rest_apis:
+        return list(records)
+    tools: dict[str, list[tuple[str, dict[str, Any] | None]]] = {api: [] for api in rest_apis}
+    for api_id, name, binding in await repository.tool_bindings(session, rest_apis):
+        tools[api_id].append((name, binding))
+    # An API without known operations (no OpenAPI document) keeps its paths as called.
+    names = {
+        api_id: named
+        for api_id, entries in tools.items()
+        if (named := OperationNames(entries)).known
+    }
+    return [
+        msgspec.structs.replace(record, route=names[record.api_id].name_of(record.route))
+        if record.api_id in names and is_rest_route(record.route)
+        else record
+        for record in records
+    ]
 
 
 def _utc(moment: datetime) -> datetime:

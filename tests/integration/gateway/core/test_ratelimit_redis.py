@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from gateway_world import SnapshotSpec
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from conftest import StartGateway, Upstreams
 from stoa.contract.snapshot import PlanEntry
 from stoa.gateway.ratelimit.redis_shared import RedisLimiter
 from support.limiter_grant import grant_for
+from support.servers import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 
@@ -71,6 +77,86 @@ def test_gateway_keeps_serving_with_local_limits_when_redis_is_down(
     assert "stoa_gateway_ratelimit_local_fallback 1.0" in metrics
     output = gateway.stop()
     assert output.count("redis unreachable") == 1
+
+
+def _redis_server(port: int, directory: Path) -> subprocess.Popen[bytes]:
+    """A private Redis on `port` that this test may stop (not the shared one)."""
+    server = subprocess.Popen(
+        [
+            *("redis-server", "--port", str(port), "--bind", "127.0.0.1"),
+            *("--save", "", "--appendonly", "no", "--dir", str(directory)),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    client = Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            return server
+        except RedisConnectionError:
+            if time.monotonic() > deadline:
+                server.kill()
+                raise
+            time.sleep(0.05)
+
+
+def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_redis_stopped_under_load_costs_no_call_and_shared_limits_come_back(
+    start_gateway: StartGateway, upstreams: Upstreams, tmp_path: Path
+) -> None:
+    spec: SnapshotSpec = upstreams.spec()
+    assert spec.keys is not None
+    spec.plan = PlanEntry(id="pln_gold", tenant_id="ten_demo", name="gold", per_minute=100_000)
+    port = free_port()
+    server = _redis_server(port, tmp_path)
+    client = Redis(port=port)
+    env = {"STOA_REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+    gateway = start_gateway(spec, env=env)
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        with httpx.Client(timeout=10) as http:
+            while not stop.is_set():
+                response = http.get(
+                    f"{gateway.url}/proxy/demo/echo/x", headers={"x-api-key": spec.keys.good}
+                )
+                statuses.append(response.status_code)
+
+    def shared_counts() -> bool:
+        try:
+            return bool(client.keys("stoa:rl:{sub_echo}:m*"))
+        except RedisConnectionError:
+            return False
+
+    loader = threading.Thread(target=load)
+    loader.start()
+    try:
+        _wait_for(shared_counts, "calls counted in Redis")
+        server.terminate()
+        server.wait(timeout=10)
+        served_before = len(statuses)
+        _wait_for(lambda: len(statuses) > served_before + 50, "calls while Redis is down")
+        server = _redis_server(port, tmp_path)  # an empty Redis on the same address
+        _wait_for(shared_counts, "calls counted in Redis again")
+    finally:
+        stop.set()
+        loader.join(timeout=30)
+        server.terminate()
+        server.wait(timeout=10)
+    assert statuses
+    assert set(statuses) == {200}
+    output = gateway.stop()
+    assert output.count("redis unreachable") == 1
+    assert "redis reachable again" in output
 
 
 def test_redis_script_checks_everything_before_consuming(redis_db: Redis) -> None:

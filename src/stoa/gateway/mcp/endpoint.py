@@ -49,6 +49,7 @@ from stoa.gateway.mcp.jsonrpc import (
     Incoming,
     JsonRpcError,
 )
+from stoa.gateway.mcp.live_sessions import LiveSessions
 from stoa.gateway.mcp.methods import (
     AGGREGATE,
     CAPABILITIES,
@@ -130,6 +131,8 @@ class McpEndpoint:
             page_size=mcp.page_size,
         )
         self._codecs: dict[bytes | None, SessionCodec] = {}
+        self.live_sessions = LiveSessions()
+        metrics.ACTIVE_SESSIONS.set_function(self.live_sessions.count)
 
     async def close(self) -> None:
         await self.pool.close()
@@ -392,10 +395,11 @@ class McpEndpoint:
         if message.kind != "request":
             return _error(JsonRpcError(INVALID_REQUEST, "initialize must be a request"), status=400)
         version = negotiate_legacy(message.params.get("protocolVersion"))
-        session_id = self._codec(snapshot).issue(
-            version=version, subject=caller.subject, route=scope.route
-        )
-        metrics.ACTIVE_SESSIONS.inc()
+        codec = self._codec(snapshot)
+        session_id = codec.issue(version=version, subject=caller.subject, route=scope.route)
+        issued = codec.check(session_id)
+        if issued is not None:
+            self.live_sessions.opened(issued.nonce, issued.expires_at)
         result = {
             "protocolVersion": version,
             "capabilities": CAPABILITIES,
@@ -421,7 +425,7 @@ class McpEndpoint:
         if session is None:
             return _error(JsonRpcError(SESSION_NOT_FOUND, "Session not found"), status=404)
         self._codec(snapshot).end(session)
-        metrics.ACTIVE_SESSIONS.dec()
+        self.live_sessions.ended(session.nonce)
         return Response(204)
 
     def _session(

@@ -55,7 +55,10 @@ RATELIMIT_FALLBACK = Gauge(
     "stoa_gateway_ratelimit_local_fallback",
     "1 while Redis is unreachable and limits are counted per process",
 )
-ACTIVE_SESSIONS = Gauge("stoa_gateway_mcp_active_sessions", "MCP sessions open (not ended)")
+ACTIVE_SESSIONS = Gauge(
+    "stoa_gateway_mcp_active_sessions",
+    "MCP sessions this worker opened that have neither ended here nor expired",
+)
 SNAPSHOT_GENERATED = Gauge(
     "stoa_gateway_snapshot_generated_timestamp_seconds",
     "When the control plane built the snapshot being served (its age: time() - this)",

@@ -215,8 +215,11 @@ async def test_get_offers_no_stream_and_delete_needs_a_session(gateway: Gateway)
 
 
 async def test_delete_ends_the_session(gateway: Gateway) -> None:
+    live = gateway.endpoint.live_sessions
     await gateway.initialize()
+    assert live.count() == 1
     assert (await gateway.send(b"", method="DELETE")).status == 204
+    assert live.count() == 0
     response = await gateway.send({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
     assert response.status == 404
 

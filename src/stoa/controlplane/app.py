@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from stoa.controlplane import health
 from stoa.controlplane.db import create_engine, create_sessionmaker
@@ -41,13 +42,8 @@ def create_app(settings: Settings) -> FastAPI:
         sessions = create_sessionmaker(engine)
         box = SecretBox(secrets.master_key)
 
-        async def revision() -> tuple[int, int]:
-            async with sessions() as session, session.begin():
-                return await snapshot_service.config_revision(session)
-
-        async def build() -> Published:
-            async with sessions() as session, session.begin():
-                return await snapshot_service.publish(session, box, secrets.key_hash_secret)
+        async def build(session: AsyncSession) -> Published:
+            return await snapshot_service.publish(session, box, secrets.key_hash_secret)
 
         async with httpx.AsyncClient(timeout=10.0) as jwks_client:
             keys: KeySource
@@ -72,7 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
                 secret_box=box,
                 key_hash_secret=secrets.key_hash_secret,
                 fetch_policy=FetchPolicy.from_settings(settings),
-                snapshot_watch=SnapshotWatch(revision, build),
+                snapshot_watch=SnapshotWatch(snapshot_service.config_revision, build),
             )
             if settings.uses_embedded_identity:
                 app.state.identity = build_identity(

@@ -285,7 +285,7 @@ async def list_gateways(
     """Every gateway seen, with the hash it serves against the latest."""
     require_platform_admin(actor, doing="listing gateways")
     rows, cursor = await fetch_page(session, repository.gateway_listing(), Gateway.id, page)
-    latest = (await watch.latest()).hash
+    latest = (await watch.latest(session)).hash
     now = utcnow()
     views = [
         GatewayView(

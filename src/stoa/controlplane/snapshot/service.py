@@ -183,7 +183,7 @@ async def snapshot_for(
     built `caller` checked which). Contains upstream credentials. Notes the gateway's
     visit for `/v1/gateways`."""
     await fleet.record_sync(session, caller)
-    return await watch.latest(fresh=True)
+    return await watch.latest(session, fresh=True)
 
 
 async def next_hash(
@@ -199,6 +199,6 @@ async def next_hash(
     a waiting gateway holds no database connection."""
     async with sessions() as session, session.begin():
         await fleet.record_sync(session, caller)
-    if after is None:
-        return (await watch.latest()).hash
-    return await watch.next_hash(after, wait)
+        if after is None:
+            return (await watch.latest(session)).hash
+    return await watch.next_hash(sessions, after, wait)

@@ -17,6 +17,8 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 
 @dataclass(frozen=True, slots=True)
 class Published:
@@ -29,14 +31,15 @@ class Published:
 class SnapshotWatch:
     """Caches the published snapshot of one control-plane process.
 
-    `revision()` returns the database's change marker; `build()` builds and encodes the
-    snapshot. Both open their own short transactions.
+    `revision(session)` returns the database's change marker; `build(session)` builds
+    and encodes the snapshot. Both run in the session they are given: on SQLite a second
+    transaction beside the request's would wait for the request's write lock.
     """
 
     def __init__(
         self,
-        revision: Callable[[], Awaitable[Hashable]],
-        build: Callable[[], Awaitable[Published]],
+        revision: Callable[[AsyncSession], Awaitable[Hashable]],
+        build: Callable[[AsyncSession], Awaitable[Published]],
         *,
         check_every: float = 0.2,
         rebuild_every: float = 30.0,
@@ -58,7 +61,7 @@ class SnapshotWatch:
             return self._latest
         return None
 
-    async def latest(self, *, fresh: bool = False) -> Published:
+    async def latest(self, session: AsyncSession, *, fresh: bool = False) -> Published:
         """The current snapshot. `fresh` rebuilds it now whatever the revision says: what
         a full fetch serves is then exact even after a write that left no audit entry."""
         if not fresh and (recent := self._recent()) is not None:
@@ -67,23 +70,29 @@ class SnapshotWatch:
             if not fresh and (recent := self._recent()) is not None:
                 return recent
             now = self._clock()
-            revision = await self._revision_of()
+            revision = await self._revision_of(session)
             if (
                 fresh
                 or self._latest is None
                 or revision != self._revision
                 or now - self._built_at >= self._rebuild_every
             ):
-                self._latest = await self._build()
+                self._latest = await self._build(session)
                 self._revision, self._built_at = revision, now
             self._checked_at = now
             return self._latest
 
-    async def next_hash(self, after: str, wait: float) -> str:
-        """The current hash as soon as it differs from `after`, or after `wait` seconds."""
+    async def next_hash(
+        self, sessions: async_sessionmaker[AsyncSession], after: str, wait: float
+    ) -> str:
+        """The current hash as soon as it differs from `after`, or after `wait` seconds.
+        Each check runs in a short transaction of its own, none is held while waiting."""
         deadline = self._clock() + wait
         while True:
-            latest = await self.latest()
+            latest = self._recent()
+            if latest is None:
+                async with sessions() as session, session.begin():
+                    latest = await self.latest(session)
             remaining = deadline - self._clock()
             if latest.hash != after or remaining <= 0:
                 return latest.hash

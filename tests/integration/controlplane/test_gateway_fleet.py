@@ -32,7 +32,8 @@ def test_gateway_token_is_shown_once_listed_by_prefix_and_revoked_once(world: Wo
     assert [(t["id"], t["name"], t["status"]) for t in listed] == [
         (issued["id"], "edge-paris-1", "active")
     ]
-    assert "secret" not in listed[0] and "digest" not in listed[0]
+    assert "secret" not in listed[0]
+    assert "digest" not in listed[0]
 
     revoked = admin.post(f"/v1/gateway-tokens/{issued['id']}/revoke")
     assert revoked.status_code == 200
@@ -137,7 +138,8 @@ def test_fleet_lists_each_gateway_with_the_hash_it_serves(world: World) -> None:
         "9.9.9",
         "http://edge-1:8080",
     )
-    assert in_sync["token_id"] == token["id"] and in_sync["refused"] is None
+    assert in_sync["token_id"] == token["id"]
+    assert in_sync["refused"] is None
     assert behind["served_hash"] == "1" * 64
     assert behind["refused"]["hash"] == "2" * 64
     assert "ftp://x" in behind["refused"]["reason"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from stoa.contract import sync
@@ -46,6 +46,7 @@ async def get_snapshot(session: Session, caller: GatewayCaller, runtime: Runtime
 
 @router.get("/hash", response_model=SnapshotHash)
 async def next_snapshot_hash(
+    request: Request,
     caller: GatewayCaller,
     runtime: RuntimeDep,
     response: Response,
@@ -65,7 +66,12 @@ async def next_snapshot_hash(
     fraction of a second of the change, whichever control plane made it), or after `wait`
     seconds with the same hash. Without `after`, at once."""
     digest = await service.next_hash(
-        runtime.sessions, caller, runtime.snapshot_watch, after=after, wait=wait
+        runtime.sessions,
+        caller,
+        runtime.snapshot_watch,
+        after=after,
+        wait=wait,
+        gone=request.is_disconnected,
     )
     response.headers[sync.HASH_HEADER] = digest
     response.headers["Cache-Control"] = "no-store"

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -193,6 +194,7 @@ async def next_hash(
     *,
     after: str | None,
     wait: float,
+    gone: Callable[[], Awaitable[bool]] | None = None,
 ) -> str:
     """The latest snapshot hash as soon as it differs from `after`, or after `wait`
     seconds. The visit is noted in a transaction of its own that ends before the wait, so
@@ -201,4 +203,4 @@ async def next_hash(
         await fleet.record_sync(session, caller)
         if after is None:
             return (await watch.latest(session)).hash
-    return await watch.next_hash(sessions, after, wait)
+    return await watch.next_hash(sessions, after, wait, gone)

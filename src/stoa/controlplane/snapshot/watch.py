@@ -83,12 +83,19 @@ class SnapshotWatch:
             return self._latest
 
     async def next_hash(
-        self, sessions: async_sessionmaker[AsyncSession], after: str, wait: float
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        after: str,
+        wait: float,
+        gone: Callable[[], Awaitable[bool]] | None = None,
     ) -> str:
-        """The current hash as soon as it differs from `after`, or after `wait` seconds.
-        Each check runs in a short transaction of its own, none is held while waiting."""
+        """The current hash as soon as it differs from `after`, or after `wait` seconds,
+        or as soon as `gone()` says the caller has hung up. Each check runs in a short
+        transaction of its own; none is held while waiting."""
         deadline = self._clock() + wait
         while True:
+            if gone is not None and await gone():
+                return after
             latest = self._recent()
             if latest is None:
                 async with sessions() as session, session.begin():

@@ -134,3 +134,27 @@ def test_mistakes_get_a_one_line_error_and_change_nothing(world: World, backend:
 
     tenants = world.platform_admin().get("/v1/tenants").json()["items"]
     assert tenants == []
+
+
+def test_operator_creates_a_gateway_token_that_opens_the_snapshot(
+    world: World, backend: Backend
+) -> None:
+    created = _stoa(backend, "admin", "create-gateway-token", "--name", "edge-paris-1")
+    assert created.returncode == 0, created.stderr
+    secret = _field(created.stdout, "token")
+    assert secret.startswith("stoa_gw_")
+    with _as(backend, secret) as gateway:
+        assert gateway.get("/v1/snapshot").status_code == 200
+
+    admin = world.platform_admin()
+    [listed] = admin.get("/v1/gateway-tokens").json()["items"]
+    assert (listed["id"], listed["name"]) == (_field(created.stdout, "id"), "edge-paris-1")
+    assert listed["created_by"] == "local operator (stoa admin)"
+    admin.post(f"/v1/gateway-tokens/{listed['id']}/revoke").raise_for_status()
+    with _as(backend, secret) as gateway:
+        assert gateway.get("/v1/snapshot").status_code == 401
+
+    too_long = _stoa(backend, "admin", "create-gateway-token", "--name", "x" * 101)
+    assert too_long.returncode == 2
+    assert "Traceback" not in too_long.stderr
+    assert len(admin.get("/v1/gateway-tokens").json()["items"]) == 1

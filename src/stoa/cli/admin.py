@@ -86,6 +86,21 @@ def create_service_account(
     typer.echo(f"roles          {', '.join(created.roles) or '(none)'}")
 
 
+@app.command("create-gateway-token")
+def create_gateway_token(
+    name: Annotated[
+        str, typer.Option(help="One gateway (`edge-paris-1`) or a fleet (`eu`) that shares it")
+    ] = "gateway",
+) -> None:
+    """Create a gateway token and print it (shown once): set it as STOA_GATEWAY_TOKEN."""
+    from stoa.cli import local_admin
+
+    issued = _run(local_admin.create_gateway_token(Settings(), name=name))
+    typer.echo(f"id      {issued.id}")
+    typer.echo(f"name    {issued.name}")
+    typer.echo(f"token   {issued.secret}")
+
+
 @app.command("token")
 def token(
     user: Annotated[str, typer.Option(help="Email of a user, or client id of a service account")],

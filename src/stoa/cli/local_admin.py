@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stoa.controlplane.audit import service as audit
 from stoa.controlplane.db import create_engine, create_sessionmaker, session_scope
+from stoa.controlplane.gateway_fleet import service as fleet
+from stoa.controlplane.gateway_fleet.schemas import GatewayTokenCreate
+from stoa.controlplane.gateway_fleet.service import IssuedToken
 from stoa.controlplane.models import Tenant
 from stoa.controlplane.principal import PLATFORM_ADMIN, Principal
 from stoa.controlplane.tenant import service as tenant_service
@@ -151,3 +154,12 @@ async def rotate_key(settings: Settings) -> str:
             after={"kid": kid},
         )
         return kid
+
+
+async def create_gateway_token(settings: Settings, *, name: str) -> IssuedToken:
+    """A gateway token named `name`, through the same service as the API (audited)."""
+    data = GatewayTokenCreate.model_validate({"name": name})
+    async with transaction(settings) as session:
+        return await fleet.create_token(
+            session, LOCAL_OPERATOR, load_platform_secrets(settings).key_hash_secret, data
+        )

@@ -8,12 +8,15 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from stoa.controlplane import health
 from stoa.controlplane.db import create_engine, create_sessionmaker
 from stoa.controlplane.problems import install_problem_handlers
 from stoa.controlplane.routes import ROUTERS
 from stoa.controlplane.runtime import Runtime
+from stoa.controlplane.snapshot import service as snapshot_service
+from stoa.controlplane.snapshot.watch import Published, SnapshotWatch
 from stoa.controlplane.telemetry import ControlPlaneMetrics, MetricsMiddleware
 from stoa.identity.key_source import DatabaseKeySource
 from stoa.identity.router import router as identity_router
@@ -37,6 +40,11 @@ def create_app(settings: Settings) -> FastAPI:
         secrets = load_platform_secrets(settings)
         engine = create_engine(settings.resolved_database_url)
         sessions = create_sessionmaker(engine)
+        box = SecretBox(secrets.master_key)
+
+        async def build(session: AsyncSession) -> Published:
+            return await snapshot_service.publish(session, box, secrets.key_hash_secret)
+
         async with httpx.AsyncClient(timeout=10.0) as jwks_client:
             keys: KeySource
             if settings.oidc_issuer:
@@ -57,9 +65,10 @@ def create_app(settings: Settings) -> FastAPI:
                     keys=keys,
                     leeway_seconds=settings.auth.clock_skew_seconds,
                 ),
-                secret_box=SecretBox(secrets.master_key),
+                secret_box=box,
                 key_hash_secret=secrets.key_hash_secret,
                 fetch_policy=FetchPolicy.from_settings(settings),
+                snapshot_watch=SnapshotWatch(snapshot_service.config_revision, build),
             )
             if settings.uses_embedded_identity:
                 app.state.identity = build_identity(

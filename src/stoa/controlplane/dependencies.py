@@ -10,14 +10,17 @@ from fastapi import Depends, Path, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stoa.controlplane import authn
-from stoa.controlplane.authz import Action, authorize
+from stoa.controlplane.authz import Action, authorize, require_platform_admin
 from stoa.controlplane.db import session_scope
+from stoa.controlplane.gateway_fleet import service as fleet
+from stoa.controlplane.gateway_fleet.service import SyncCaller
 from stoa.controlplane.models import Tenant
 from stoa.controlplane.pagination import MAX_LIMIT, PageRequest
 from stoa.controlplane.principal import Principal
 from stoa.controlplane.runtime import Runtime
 from stoa.controlplane.tenant import repository as tenant_repository
 from stoa.kit.errors import NotFound
+from stoa.kit.gateway_token import looks_like_gateway_token
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -43,6 +46,35 @@ async def get_principal(request: Request, runtime: RuntimeDep, session: Session)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_gateway_caller(request: Request, runtime: RuntimeDep) -> SyncCaller:
+    """A gateway: `Authorization: Bearer stoa_gw_...` (an active gateway token), or a
+    platform admin's access token (for people and tools reading the config by hand).
+    Anything else is 401 (403 for a non-admin access token).
+
+    The token is checked in a short transaction of its own, so an endpoint that then waits
+    (the long poll) holds no database connection. The sync headers of `stoa.contract.sync`
+    are parsed into `report` (422 if malformed).
+    """
+    token = authn.bearer_token(request)
+    source_ip = request.client.host if request.client else None
+    async with runtime.sessions() as session, session.begin():
+        if looks_like_gateway_token(token):
+            principal = await fleet.authenticate_token(
+                session, runtime.key_hash_secret, token, source_ip=source_ip
+            )
+            token_id: str | None = principal.user_id.removeprefix("gateway-token:")
+        else:
+            principal = await authn.principal_from_request(request, runtime, session)
+            require_platform_admin(principal, doing="reading the gateway configuration")
+            token_id = None
+    report = fleet.sync_report_from(request.headers, source_ip)
+    return SyncCaller(principal=principal, token_id=token_id, report=report)
+
+
+# Who may read gateway config (snapshot, sync, usage ingestion): see `get_gateway_caller`.
+GatewayCaller = Annotated[SyncCaller, Depends(get_gateway_caller)]
 
 
 def get_page(

@@ -8,6 +8,7 @@ from stoa.controlplane.api_key.endpoints import router as api_key_router
 from stoa.controlplane.application.endpoints import router as application_router
 from stoa.controlplane.audit.endpoints import router as audit_router
 from stoa.controlplane.catalog.endpoints import router as catalog_router
+from stoa.controlplane.gateway_fleet.endpoints import router as gateway_fleet_router
 from stoa.controlplane.plan.endpoints import router as plan_router
 from stoa.controlplane.policy.endpoints import router as policy_router
 from stoa.controlplane.snapshot.endpoints import router as snapshot_router
@@ -28,4 +29,5 @@ ROUTERS: list[APIRouter] = [
     audit_router,
     snapshot_router,
     usage_router,
+    gateway_fleet_router,
 ]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from stoa.controlplane.snapshot.watch import SnapshotWatch
 from stoa.kit.crypto import SecretBox
 from stoa.kit.settings import Settings
 from stoa.kit.ssrf import FetchPolicy
@@ -21,3 +22,5 @@ class Runtime:
     secret_box: SecretBox
     key_hash_secret: bytes
     fetch_policy: FetchPolicy
+    # The published snapshot, shared by every request of this process (config sync).
+    snapshot_watch: SnapshotWatch

@@ -1,9 +1,16 @@
 """`stoa gateway`: N worker processes sharing one port with SO_REUSEPORT.
 
-The parent loads and checks the snapshot first (a bad snapshot or an unreachable control
-plane fails the start with a clear message), then forks the workers, which inherit it.
-SIGHUP is forwarded to every worker, which reloads from the same source; SIGTERM/SIGINT
-stop them. A worker that dies is restarted.
+From a snapshot file: the parent loads and checks the snapshot first (a bad one fails the
+start with a clear message), then forks the workers, which inherit it. SIGHUP is
+forwarded to every worker, which reloads the file.
+
+From the control plane: the parent runs the config sync (`snapshot/sync.py`) in a thread.
+It starts from the control plane's snapshot, else from the disk copy, else not ready
+(the log says why); a refused token stops the start. Each new snapshot is compiled in the
+parent, written to the disk copy, and the workers are sent SIGHUP to load that copy, so
+every worker swaps to the same checked snapshot. SIGHUP to the parent fetches at once.
+
+SIGTERM/SIGINT stop the workers. A worker that dies is restarted with the newest snapshot.
 """
 
 from __future__ import annotations
@@ -13,17 +20,27 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from stoa.contract.snapshot import Snapshot, SnapshotError
 from stoa.gateway.snapshot.compiled import compile_snapshot
+from stoa.gateway.snapshot.disk_copy import CopyUnusable, copy_path, read_copy
 from stoa.gateway.snapshot.load import SnapshotSource, SnapshotUnavailable, load_snapshot
+from stoa.gateway.snapshot.sync import ConfigSync, GatewayIdentity, TokenRefused
 from stoa.gateway.worker import start_worker
+from stoa.kit.secret_file import private_dir
 from stoa.kit.settings import Settings
 
 _log = logging.getLogger("stoa.gateway")
+
+Reload = Callable[[], Snapshot]
+INSTANCE_FILE = "gateway-id"
 
 
 def serve(
@@ -37,6 +54,16 @@ def serve(
     announce: Callable[[str], None] = print,
 ) -> int:
     """Run until SIGTERM/SIGINT; the process exit status."""
+    if source.file is None:
+        return _serve_synced(
+            settings,
+            source,
+            host=host,
+            port=port,
+            workers=workers,
+            multiprocess_dir=multiprocess_dir,
+            announce=announce,
+        )
     try:
         snapshot = load_snapshot(source)
         compile_snapshot(snapshot)
@@ -47,30 +74,118 @@ def serve(
         f"stoa gateway on http://{host}:{port} with {workers} worker(s), "
         f"snapshot from {source.describe()}"
     )
+    reload: Reload = lambda: load_snapshot(source)  # noqa: E731
     if workers == 1:
-        _run_worker(settings, snapshot, source, host, port, False, multiprocess_dir)
+        _run_worker(settings, snapshot, reload, host, port, False, multiprocess_dir)
         return 0
-    return _supervise(settings, snapshot, source, host, port, workers, multiprocess_dir)
+    return _supervise(settings, snapshot, reload, host, port, workers, multiprocess_dir, None)
 
 
-def _supervise(
+def _instance_id(data_dir: Path) -> str:
+    """This gateway's id in the fleet, kept in the data dir so a restart is the same
+    gateway. Created race-free on first start."""
+    path = data_dir / INSTANCE_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    value = "gwi_" + os.urandom(12).hex()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def _stoa_version() -> str:
+    try:
+        return version("stoa")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _serve_synced(
     settings: Settings,
-    snapshot: Snapshot,
     source: SnapshotSource,
+    *,
     host: str,
     port: int,
     workers: int,
     multiprocess_dir: str | None,
+    announce: Callable[[str], None],
+) -> int:
+    if not source.control_plane_url:
+        announce("stoa gateway: no snapshot file and no control plane URL")
+        return 1
+    data_dir = private_dir(settings.data_dir)
+    identity = GatewayIdentity(
+        instance_id=_instance_id(data_dir),
+        name=settings.gateway.name or socket.gethostname(),
+        version=_stoa_version(),
+        address=settings.gateway_public_url.rstrip("/"),
+    )
+    syncer = ConfigSync(
+        control_plane_url=source.control_plane_url,
+        token=source.token,
+        identity=identity,
+        copy_file=copy_path(data_dir),
+        wait_seconds=settings.gateway.sync_wait_seconds,
+        backoff_max_seconds=settings.gateway.sync_backoff_max_seconds,
+    )
+    try:
+        snapshot = syncer.initial()
+    except TokenRefused as exc:
+        announce(f"stoa gateway: no snapshot to serve: {exc}")
+        return 1
+    state = "serving " + (syncer.served_hash or "") if snapshot else "NOT READY"
+    announce(
+        f"stoa gateway on http://{host}:{port} with {workers} worker(s), "
+        f"config from {source.describe()} ({state})"
+    )
+    if snapshot is None:
+        announce(f"stoa gateway: not ready: {syncer.not_ready_reason}")
+
+    def reload() -> Snapshot:
+        try:
+            return read_copy(syncer.copy_file).snapshot
+        except CopyUnusable as exc:
+            raise SnapshotUnavailable(str(exc)) from exc
+
+    return _supervise(settings, snapshot, reload, host, port, workers, multiprocess_dir, syncer)
+
+
+def _supervise(
+    settings: Settings,
+    snapshot: Snapshot | None,
+    reload: Reload,
+    host: str,
+    port: int,
+    workers: int,
+    multiprocess_dir: str | None,
+    syncer: ConfigSync | None,
 ) -> int:
     children: dict[int, int] = {}  # pid -> slot
     stopping = False
+    newest = [snapshot]  # what a (re)started worker begins with
+    stop_sync = threading.Event()
 
     def spawn(slot: int) -> None:
         pid = os.fork()
         if pid == 0:
             status = 0
             try:
-                _run_worker(settings, snapshot, source, host, port, True, multiprocess_dir)
+                _run_worker(
+                    settings,
+                    newest[0],
+                    reload,
+                    host,
+                    port,
+                    True,
+                    multiprocess_dir,
+                    catch_up=syncer is not None,
+                )
             except BaseException:
                 _log.exception("gateway worker failed")
                 status = 1
@@ -78,10 +193,27 @@ def _supervise(
                 os._exit(status)
         children[pid] = slot
 
+    def swapped(fresh: Snapshot, _digest: str) -> None:
+        newest[0] = fresh
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGHUP)
+
+    def refresh_now() -> None:
+        assert syncer is not None
+        try:
+            syncer.refresh()
+        except Exception as exc:  # logged, like any failed sync; the loop goes on
+            _log.warning("snapshot refresh on SIGHUP failed: %s", exc)
+
     def forward(signum: int, _frame: object) -> None:
         nonlocal stopping
+        if signum == signal.SIGHUP and syncer is not None:
+            threading.Thread(target=refresh_now, daemon=True).start()
+            return
         if signum in (signal.SIGTERM, signal.SIGINT):
             stopping = True
+            stop_sync.set()
         for pid in list(children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
@@ -90,6 +222,11 @@ def _supervise(
         spawn(slot)
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, forward)
+    if syncer is not None:
+        # Started after the first fork, so no worker is forked while this thread holds
+        # a lock; a restarted worker is forked later, but only touches its own state.
+        syncer.on_swap = swapped
+        threading.Thread(target=syncer.run, args=(stop_sync,), daemon=True).start()
     while children:
         try:
             pid, _status = os.wait()
@@ -106,33 +243,41 @@ def _supervise(
             _log.warning("gateway worker %d exited; starting another", pid)
             time.sleep(0.5)
             spawn(slot)
+    stop_sync.set()
     return 0
 
 
 def _run_worker(
     settings: Settings,
-    snapshot: Snapshot,
-    source: SnapshotSource,
+    snapshot: Snapshot | None,
+    reload: Reload,
     host: str,
     port: int,
     reuse_port: bool,
     multiprocess_dir: str | None,
+    catch_up: bool = False,
 ) -> None:
     import uvloop
 
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, signal.SIG_DFL)
-    uvloop.run(_worker_main(settings, snapshot, source, host, port, reuse_port, multiprocess_dir))
+    # Until the loop's handler is installed a SIGHUP must not kill the worker (its default
+    # action); `catch_up` then reloads once, in case one came in between.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    uvloop.run(
+        _worker_main(settings, snapshot, reload, host, port, reuse_port, multiprocess_dir, catch_up)
+    )
 
 
 async def _worker_main(
     settings: Settings,
-    snapshot: Snapshot,
-    source: SnapshotSource,
+    snapshot: Snapshot | None,
+    reload_snapshot: Reload,
     host: str,
     port: int,
     reuse_port: bool,
     multiprocess_dir: str | None,
+    catch_up: bool,
 ) -> None:
     worker = await start_worker(
         settings,
@@ -147,7 +292,7 @@ async def _worker_main(
 
     async def reload() -> None:
         try:
-            fresh = await loop.run_in_executor(None, load_snapshot, source)
+            fresh = await loop.run_in_executor(None, reload_snapshot)
             worker.install(fresh)
         except (SnapshotUnavailable, SnapshotError) as exc:
             _log.warning("snapshot reload failed, still serving the previous one: %s", exc)
@@ -158,6 +303,8 @@ async def _worker_main(
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload()))
+    if catch_up:
+        await reload()
     try:
         await stop.wait()
     finally:

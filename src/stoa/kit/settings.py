@@ -175,6 +175,23 @@ class GatewaySettings(BaseModel):
         description="Time Redis has to answer a rate-limit call before the gateway falls back "
         "to local limits for that call.",
     )
+    name: str | None = Field(
+        default=None,
+        description="How this gateway is named in the control plane's fleet (`/v1/gateways`); "
+        "unset means the host name.",
+    )
+    sync_wait_seconds: float = Field(
+        default=25.0,
+        gt=0,
+        le=30,
+        description="How long each long poll for config changes may wait at the control plane.",
+    )
+    sync_backoff_max_seconds: float = Field(
+        default=30.0,
+        ge=1,
+        description="Longest pause between reconnection attempts while the control plane is "
+        "unreachable (exponential backoff with full jitter, from 0.5 s).",
+    )
     mcp: McpSettings = McpSettings()
     usage: UsageShippingSettings = UsageShippingSettings()
 

@@ -59,6 +59,13 @@ def admin(world: World) -> Caller:
 
 
 @pytest.fixture
+def gateway_token(admin: Caller) -> str:
+    created = admin.post("/v1/gateway-tokens", json={"name": "usage-test"})
+    assert created.status_code == 201, created.text
+    return str(created.json()["secret"])
+
+
+@pytest.fixture
 def gateway_data(tmp_path: Path) -> Path:
     """The gateways' `STOA_DATA_DIR` (where the spool lives), shared by restarts."""
     return tmp_path / "gateway-data"
@@ -66,10 +73,10 @@ def gateway_data(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def start_gateway(
-    demo: Demo, admin: Caller, tmp_path: Path, gateway_data: Path
+    demo: Demo, gateway_token: str, tmp_path: Path, gateway_data: Path
 ) -> Iterator[StartGateway]:
     """Starts `stoa gateway` on the demo snapshot, reporting usage to `control_plane`
-    with a platform admin's token (the credential `/v1/snapshot` takes)."""
+    with a gateway token."""
     started: list[GatewayRun] = []
 
     def start(control_plane: str, *, workers: int = 1, **usage: str) -> GatewayRun:
@@ -78,7 +85,7 @@ def start_gateway(
         env = {
             "STOA_DATA_DIR": str(gateway_data),
             "STOA_CONTROL_PLANE_URL": control_plane,
-            "STOA_GATEWAY_TOKEN": admin.token,
+            "STOA_GATEWAY_TOKEN": gateway_token,
             **{f"STOA_GATEWAY__USAGE__{name.upper()}": value for name, value in usage.items()},
         }
         gateway = GatewayRun(demo.snapshot, directory, workers=workers, env=env)

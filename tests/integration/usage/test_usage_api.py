@@ -100,7 +100,17 @@ def test_only_a_gateway_credential_may_post_usage(world: World) -> None:
     developer = world.user("dev@consumer.test", tenant="consumer")
     assert developer.post("/v1/internal/usage", json=batch(event())).status_code == 403
     assert world.anonymous().post("/v1/internal/usage", json=batch(event())).status_code == 401
-    assert rows(world, select(UsageBatch)) == []
+    admin = world.platform_admin()
+    issued = admin.post("/v1/gateway-tokens", json={"name": "edge"}).json()
+    gateway = {"authorization": f"Bearer {issued['secret']}"}
+    anonymous = world.anonymous()
+    body = batch(event())
+    accepted = anonymous.post("/v1/internal/usage", json=body, headers=gateway)
+    assert accepted.json() == {"batch": body["id"], "events": 1, "duplicate": False}
+    assert admin.post(f"/v1/gateway-tokens/{issued['id']}/revoke").status_code == 200
+    refused = anonymous.post("/v1/internal/usage", json=batch(event()), headers=gateway)
+    assert refused.status_code == 401
+    assert len(rows(world, select(UsageBatch))) == 1
 
 
 def test_rollups_count_per_minute_and_day_with_latency_percentiles(world: World) -> None:

@@ -7,6 +7,8 @@ from stoa.controlplane.models.audit_chain_head import AuditChainHead
 from stoa.controlplane.models.audit_entry import AuditEntry
 from stoa.controlplane.models.authorization_code import AuthorizationCode
 from stoa.controlplane.models.base import Base
+from stoa.controlplane.models.gateway import Gateway
+from stoa.controlplane.models.gateway_token import GatewayToken
 from stoa.controlplane.models.oauth_client import OAuthClient
 from stoa.controlplane.models.plan import Plan
 from stoa.controlplane.models.policy import Policy
@@ -31,6 +33,8 @@ __all__ = [
     "AuditEntry",
     "AuthorizationCode",
     "Base",
+    "Gateway",
+    "GatewayToken",
     "OAuthClient",
     "Plan",
     "Policy",

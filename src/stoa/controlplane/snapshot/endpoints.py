@@ -1,14 +1,21 @@
-"""The snapshot that gateways load."""
+"""The snapshot that gateways load, and the long poll that tells them when it changes."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
 
-from stoa.contract.snapshot import content_hash, encode_snapshot
-from stoa.controlplane.dependencies import CurrentPrincipal, RuntimeDep, Session
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel
+
+from stoa.contract import sync
+from stoa.controlplane.dependencies import GatewayCaller, RuntimeDep, Session
 from stoa.controlplane.snapshot import service
 
 router = APIRouter(prefix="/v1/snapshot", tags=["gateway snapshot"])
+
+
+class SnapshotHash(BaseModel):
+    hash: str
 
 
 @router.get(
@@ -21,21 +28,51 @@ router = APIRouter(prefix="/v1/snapshot", tags=["gateway snapshot"])
         }
     },
 )
-async def get_snapshot(
-    session: Session, principal: CurrentPrincipal, runtime: RuntimeDep
-) -> Response:
+async def get_snapshot(session: Session, caller: GatewayCaller, runtime: RuntimeDep) -> Response:
     """The current config snapshot, with its content hash in `ETag` and
-    `X-Stoa-Snapshot-Hash`. Contains upstream credentials: platform admins only."""
-    snapshot = await service.snapshot_for(
-        session, principal, runtime.secret_box, runtime.key_hash_secret
-    )
-    digest = content_hash(snapshot)
+    `X-Stoa-Snapshot-Hash`. Contains upstream credentials: gateway tokens and platform
+    admins only."""
+    published = await service.snapshot_for(session, caller, runtime.snapshot_watch)
     return Response(
-        encode_snapshot(snapshot),
+        published.body,
         media_type="application/json",
         headers={
-            "ETag": f'"{digest}"',
-            "X-Stoa-Snapshot-Hash": digest,
+            "ETag": f'"{published.hash}"',
+            sync.HASH_HEADER: published.hash,
             "Cache-Control": "no-store",
         },
     )
+
+
+@router.get("/hash", response_model=SnapshotHash)
+async def next_snapshot_hash(
+    request: Request,
+    caller: GatewayCaller,
+    runtime: RuntimeDep,
+    response: Response,
+    after: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9a-f]{64}$",
+            description="The hash the gateway knows; the answer waits until it changes",
+        ),
+    ] = None,
+    wait: Annotated[
+        float,
+        Query(ge=0, le=sync.MAX_WAIT_SECONDS, description="Longest wait, in seconds"),
+    ] = 25,
+) -> SnapshotHash:
+    """Long poll: the current snapshot hash as soon as it differs from `after` (within a
+    fraction of a second of the change, whichever control plane made it), or after `wait`
+    seconds with the same hash. Without `after`, at once."""
+    digest = await service.next_hash(
+        runtime.sessions,
+        caller,
+        runtime.snapshot_watch,
+        after=after,
+        wait=wait,
+        gone=request.is_disconnected,
+    )
+    response.headers[sync.HASH_HEADER] = digest
+    response.headers["Cache-Control"] = "no-store"
+    return SnapshotHash(hash=digest)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stoa.controlplane.models import (
     Api,
     ApiKey,
     Application,
+    AuditChainHead,
     Plan,
     Policy,
     Subscription,
@@ -94,3 +95,12 @@ async def enabled_policies(session: AsyncSession, tenant_ids: Sequence[str]) -> 
         .order_by(Policy.id)
     )
     return (await session.scalars(statement)).all()
+
+
+async def config_revision(session: AsyncSession) -> tuple[int, int]:
+    """A marker that moves with every audited mutation: the audit chains' count and the
+    sum of their heads' sequence numbers (heads only grow)."""
+    row = (
+        await session.execute(select(func.count(), func.coalesce(func.sum(AuditChainHead.seq), 0)))
+    ).one()
+    return int(row[0]), int(row[1])

@@ -6,9 +6,10 @@ import base64
 import hashlib
 import hmac
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from stoa.contract.snapshot import (
     SCHEMA_VERSION,
@@ -22,12 +23,15 @@ from stoa.contract.snapshot import (
     SubscriptionEntry,
     ToolEntry,
     UpstreamAuth,
+    content_hash,
+    encode_snapshot,
 )
-from stoa.controlplane.authz import require_platform_admin
+from stoa.controlplane.gateway_fleet import service as fleet
+from stoa.controlplane.gateway_fleet.service import SyncCaller
 from stoa.controlplane.models import Api
 from stoa.controlplane.models.base import utcnow
-from stoa.controlplane.principal import Principal
 from stoa.controlplane.snapshot import repository
+from stoa.controlplane.snapshot.watch import Published, SnapshotWatch
 from stoa.kit.crypto import SecretBox
 
 # The database column is a plain string; the contract wants the literal type.
@@ -160,9 +164,43 @@ async def build_snapshot(
     )
 
 
+async def publish(
+    session: AsyncSession, secret_box: SecretBox, key_hash_secret: bytes
+) -> Published:
+    """Build the snapshot gateways get (with the gateway secrets), encoded and hashed."""
+    snapshot = await build_snapshot(session, secret_box, key_hash_secret)
+    return Published(hash=content_hash(snapshot), body=encode_snapshot(snapshot))
+
+
+async def config_revision(session: AsyncSession) -> tuple[int, int]:
+    """What `SnapshotWatch` compares to notice a change (see `repository.config_revision`)."""
+    return await repository.config_revision(session)
+
+
 async def snapshot_for(
-    session: AsyncSession, actor: Principal, secret_box: SecretBox, key_hash_secret: bytes
-) -> Snapshot:
-    """The snapshot, for a platform admin (gateways get theirs with a gateway token)."""
-    require_platform_admin(actor, doing="reading the gateway snapshot")
-    return await build_snapshot(session, secret_box, key_hash_secret)
+    session: AsyncSession, caller: SyncCaller, watch: SnapshotWatch
+) -> Published:
+    """The latest snapshot, for a gateway token or a platform admin (the dependency that
+    built `caller` checked which). Contains upstream credentials. Notes the gateway's
+    visit for `/v1/gateways`."""
+    await fleet.record_sync(session, caller)
+    return await watch.latest(session, fresh=True)
+
+
+async def next_hash(
+    sessions: async_sessionmaker[AsyncSession],
+    caller: SyncCaller,
+    watch: SnapshotWatch,
+    *,
+    after: str | None,
+    wait: float,
+    gone: Callable[[], Awaitable[bool]] | None = None,
+) -> str:
+    """The latest snapshot hash as soon as it differs from `after`, or after `wait`
+    seconds. The visit is noted in a transaction of its own that ends before the wait, so
+    a waiting gateway holds no database connection."""
+    async with sessions() as session, session.begin():
+        await fleet.record_sync(session, caller)
+        if after is None:
+            return (await watch.latest(session)).hash
+    return await watch.next_hash(sessions, after, wait, gone)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from stoa.contract.usage import MAX_EVENTS_PER_BATCH
-from stoa.controlplane.dependencies import CurrentPrincipal, Session
+from stoa.controlplane.dependencies import CurrentPrincipal, GatewayCaller, Session
 from stoa.controlplane.usage import service
 from stoa.controlplane.usage.schemas import Granularity, IngestResult, UsageFilters, UsageReport
 from stoa.kit.errors import InvalidInput
@@ -19,9 +19,10 @@ router = APIRouter(tags=["usage"])
 MAX_BATCH_BYTES = 16 * 1024 * 1024
 
 
-def usage_sender(principal: CurrentPrincipal) -> str:
-    """Who is posting usage: authorized here, once, like `/v1/snapshot`."""
-    return service.sender_of(principal)
+def usage_sender(caller: GatewayCaller) -> str:
+    """Who is posting usage: a gateway token, or a platform admin (like `/v1/snapshot`);
+    batch keys are scoped by it."""
+    return caller.principal.user_id
 
 
 UsageSender = Annotated[str, Depends(usage_sender)]

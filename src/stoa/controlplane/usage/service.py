@@ -19,7 +19,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stoa.contract.usage import UsageBatchError, UsageRecord, decode_usage_batch
-from stoa.controlplane.authz import Action, can, require_platform_admin
+from stoa.controlplane.authz import Action, can
 from stoa.controlplane.models import UsageRollup
 from stoa.controlplane.principal import Principal
 from stoa.controlplane.tenant import repository as tenant_repository
@@ -39,13 +39,6 @@ from stoa.kit.ids import new_id
 
 MAX_ROWS = 10_000
 _DEFAULT_SPAN = {"minute": timedelta(hours=24), "day": timedelta(days=31)}
-
-
-def sender_of(principal: Principal) -> str:
-    """Who is sending usage, or `Forbidden`: the same rule as `/v1/snapshot` (a platform
-    admin's token) until gateways have their own tokens; the sender scopes batch keys."""
-    require_platform_admin(principal, doing="sending usage")
-    return principal.user_id
 
 
 async def ingest(session: AsyncSession, sender: str, body: bytes) -> IngestResult:

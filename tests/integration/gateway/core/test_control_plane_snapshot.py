@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from gateway_world import GatewayProcess
 
@@ -15,7 +17,7 @@ from support.world import World
 
 
 def test_gateway_serves_the_control_planes_snapshot_and_reloads_on_sighup(
-    world: World, upstreams: Upstreams
+    world: World, upstreams: Upstreams, tmp_path: Path
 ) -> None:
     secrets = load_platform_secrets(world.settings)
     provider, consumer = world.tenant("provider"), world.tenant("consumer")
@@ -57,6 +59,7 @@ def test_gateway_serves_the_control_planes_snapshot_and_reloads_on_sighup(
         env={
             "STOA_CONTROL_PLANE_URL": world.base_url,
             "STOA_GATEWAY_TOKEN": world.platform_admin().token,
+            "STOA_DATA_DIR": str(tmp_path),
         },
     ).wait_ready()
     try:
@@ -81,11 +84,15 @@ def test_gateway_serves_the_control_planes_snapshot_and_reloads_on_sighup(
         gateway.stop()
 
 
-def test_gateway_without_a_snapshot_source_refuses_to_start(world: World) -> None:
+def test_gateway_without_a_snapshot_source_refuses_to_start(world: World, tmp_path: Path) -> None:
     gateway = GatewayProcess(
         None,
         free_port(),
-        env={"STOA_CONTROL_PLANE_URL": world.base_url, "STOA_GATEWAY_TOKEN": "not-a-token"},
+        env={
+            "STOA_CONTROL_PLANE_URL": world.base_url,
+            "STOA_GATEWAY_TOKEN": "not-a-token",
+            "STOA_DATA_DIR": str(tmp_path),
+        },
     )
     assert gateway.process.wait(timeout=60) == 1
     assert "answered 401" in gateway.stop()

@@ -1,0 +1,1 @@
+"""The gateway fleet: gateway tokens, and the gateways that sync with them."""

@@ -1,0 +1,106 @@
+"""The latest published snapshot, and waiting for the next one.
+
+Change detection goes through the database, so that a change made on any control plane
+sharing it reaches gateways polling any other: every mutation writes an audit entry in its
+transaction and so moves an audit chain head; the sum of the heads' sequence numbers is a
+revision number that one cheap query reads. The snapshot is rebuilt only when that number
+moves (or every `rebuild_every` seconds, for what changes without a mutation: keys
+reaching their expiry), and at most one query per `check_every` seconds is made however
+many gateways are waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """An encoded snapshot and its content hash."""
+
+    hash: str
+    body: bytes
+
+
+class SnapshotWatch:
+    """Caches the published snapshot of one control-plane process.
+
+    `revision(session)` returns the database's change marker; `build(session)` builds
+    and encodes the snapshot. Both run in the session they are given: on SQLite a second
+    transaction beside the request's would wait for the request's write lock.
+    """
+
+    def __init__(
+        self,
+        revision: Callable[[AsyncSession], Awaitable[Hashable]],
+        build: Callable[[AsyncSession], Awaitable[Published]],
+        *,
+        check_every: float = 0.2,
+        rebuild_every: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._revision_of = revision
+        self._build = build
+        self._check_every = check_every
+        self._rebuild_every = rebuild_every
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._latest: Published | None = None
+        self._revision: Hashable = None
+        self._checked_at = -math.inf
+        self._built_at = -math.inf
+
+    def _recent(self) -> Published | None:
+        if self._latest is not None and self._clock() - self._checked_at < self._check_every:
+            return self._latest
+        return None
+
+    async def latest(self, session: AsyncSession, *, fresh: bool = False) -> Published:
+        """The current snapshot. `fresh` rebuilds it now whatever the revision says: what
+        a full fetch serves is then exact even after a write that left no audit entry."""
+        if not fresh and (recent := self._recent()) is not None:
+            return recent
+        async with self._lock:
+            if not fresh and (recent := self._recent()) is not None:
+                return recent
+            now = self._clock()
+            revision = await self._revision_of(session)
+            if (
+                fresh
+                or self._latest is None
+                or revision != self._revision
+                or now - self._built_at >= self._rebuild_every
+            ):
+                self._latest = await self._build(session)
+                self._revision, self._built_at = revision, now
+            self._checked_at = now
+            return self._latest
+
+    async def next_hash(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        after: str,
+        wait: float,
+        gone: Callable[[], Awaitable[bool]] | None = None,
+    ) -> str:
+        """The current hash as soon as it differs from `after`, or after `wait` seconds,
+        or as soon as `gone()` says the caller has hung up. Each check runs in a short
+        transaction of its own; none is held while waiting."""
+        deadline = self._clock() + wait
+        while True:
+            if gone is not None and await gone():
+                return after
+            latest = self._recent()
+            if latest is None:
+                async with sessions() as session, session.begin():
+                    latest = await self.latest(session)
+            remaining = deadline - self._clock()
+            if latest.hash != after or remaining <= 0:
+                return latest.hash
+            await asyncio.sleep(min(self._check_every, remaining))

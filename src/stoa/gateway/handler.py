@@ -135,7 +135,10 @@ class GatewayHandler:
     def _readiness(self) -> Response:
         snapshot = self._holder.current
         if snapshot is None:
-            return Response(503, [_JSON], b'{"status":"no snapshot loaded"}')
+            body = msgspec.json.encode(
+                {"status": "no snapshot loaded", "reason": self._holder.waiting_reason}
+            )
+            return Response(503, [_JSON], body)
         body = msgspec.json.encode(
             {"status": "ready", "snapshot": snapshot.hash, "generated_at": snapshot.generated_at}
         )

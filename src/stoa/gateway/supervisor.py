@@ -185,6 +185,7 @@ def _supervise(
                     True,
                     multiprocess_dir,
                     catch_up=syncer is not None,
+                    waiting_reason=syncer.not_ready_reason if syncer is not None else None,
                 )
             except BaseException:
                 _log.exception("gateway worker failed")
@@ -256,6 +257,7 @@ def _run_worker(
     reuse_port: bool,
     multiprocess_dir: str | None,
     catch_up: bool = False,
+    waiting_reason: str | None = None,
 ) -> None:
     import uvloop
 
@@ -265,7 +267,17 @@ def _run_worker(
     # action); `catch_up` then reloads once, in case one came in between.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     uvloop.run(
-        _worker_main(settings, snapshot, reload, host, port, reuse_port, multiprocess_dir, catch_up)
+        _worker_main(
+            settings,
+            snapshot,
+            reload,
+            host,
+            port,
+            reuse_port,
+            multiprocess_dir,
+            catch_up,
+            waiting_reason,
+        )
     )
 
 
@@ -278,6 +290,7 @@ async def _worker_main(
     reuse_port: bool,
     multiprocess_dir: str | None,
     catch_up: bool,
+    waiting_reason: str | None,
 ) -> None:
     worker = await start_worker(
         settings,
@@ -287,6 +300,8 @@ async def _worker_main(
         reuse_port=reuse_port,
         multiprocess_dir=multiprocess_dir,
     )
+    if waiting_reason is not None:
+        worker.context.holder.waiting_reason = waiting_reason
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 

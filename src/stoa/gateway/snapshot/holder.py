@@ -16,6 +16,8 @@ class SnapshotHolder:
     def __init__(self) -> None:
         self.current: CompiledSnapshot | None = None
         self.loaded_at: float | None = None
+        # Why there is no snapshot yet, for /readyz (the gateway's start says).
+        self.waiting_reason = "no snapshot has been loaded yet"
 
     def install(self, snapshot: Snapshot) -> CompiledSnapshot:
         """Compile `snapshot` and make it current; on `SnapshotError` the old one stays."""

@@ -293,7 +293,11 @@ def test_gateway_without_control_plane_or_copy_starts_not_ready_and_says_why(
         "stoa_gw_whatever", data_dir=tmp_path / "gw", control_plane_url=nowhere, ready=False
     )
     eventually(lambda: _answers(gateway), "the gateway listens")
-    assert httpx.get(gateway.url + "/readyz").status_code == 503
+    readiness = httpx.get(gateway.url + "/readyz")
+    assert readiness.status_code == 503
+    reason = readiness.json()["reason"]
+    assert "cannot reach" in reason
+    assert "no snapshot copy" in reason
     output = gateway.stop()
     assert "not ready" in output
     assert "cannot reach" in output

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from stoa.contract.snapshot import Snapshot, SnapshotError
 from stoa.gateway.snapshot.compiled import compile_snapshot
-from stoa.gateway.snapshot.disk_copy import CopyUnusable, copy_path, read_copy
+from stoa.gateway.snapshot.disk_copy import CopyUnusable, copy_hash, copy_path, read_copy
 from stoa.gateway.snapshot.load import SnapshotSource, SnapshotUnavailable, load_snapshot
 from stoa.gateway.snapshot.sync import ConfigSync, GatewayIdentity, TokenRefused
 from stoa.gateway.worker import start_worker
@@ -39,7 +39,8 @@ from stoa.kit.settings import Settings
 
 _log = logging.getLogger("stoa.gateway")
 
-Reload = Callable[[], Snapshot]
+# Given the hash a worker serves, the snapshot to serve instead, or None if unchanged.
+Reload = Callable[[str | None], Snapshot | None]
 INSTANCE_FILE = "gateway-id"
 
 
@@ -74,7 +75,7 @@ def serve(
         f"stoa gateway on http://{host}:{port} with {workers} worker(s), "
         f"snapshot from {source.describe()}"
     )
-    reload: Reload = lambda: load_snapshot(source)  # noqa: E731
+    reload: Reload = lambda _serving: load_snapshot(source)  # noqa: E731
     if workers == 1:
         _run_worker(settings, snapshot, reload, host, port, False, multiprocess_dir)
         return 0
@@ -147,7 +148,11 @@ def _serve_synced(
     if snapshot is None:
         announce(f"stoa gateway: not ready: {syncer.not_ready_reason}")
 
-    def reload() -> Snapshot:
+    def reload(serving: str | None) -> Snapshot | None:
+        # A worker's catch-up at start usually finds the copy it began with: one header
+        # line read instead of decoding and compiling the whole snapshot again.
+        if serving is not None and copy_hash(syncer.copy_file) == serving:
+            return None
         try:
             return read_copy(syncer.copy_file).snapshot
         except CopyUnusable as exc:
@@ -307,7 +312,12 @@ async def _worker_main(
 
     async def reload() -> None:
         try:
-            fresh = await loop.run_in_executor(None, reload_snapshot)
+            serving = worker.context.holder.current
+            fresh = await loop.run_in_executor(
+                None, reload_snapshot, serving.hash if serving is not None else None
+            )
+            if fresh is None:
+                return
             worker.install(fresh)
         except (SnapshotUnavailable, SnapshotError) as exc:
             _log.warning("snapshot reload failed, still serving the previous one: %s", exc)

@@ -27,13 +27,18 @@ def key_digest(hash_secret: bytes, presented: str) -> str:
     return hmac.new(hash_secret, presented.encode(), hashlib.sha256).hexdigest()
 
 
-def generate_key(hash_secret: bytes) -> NewKey:
-    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+def new_secret(prefix: str, hash_secret: bytes) -> NewKey:
+    """A random secret starting with `prefix`, its visible prefix and its digest."""
+    secret = prefix + secrets.token_urlsafe(32)
     return NewKey(
         secret=secret,
-        prefix=secret[: len(KEY_PREFIX) + _VISIBLE_CHARS],
+        prefix=secret[: len(prefix) + _VISIBLE_CHARS],
         digest=key_digest(hash_secret, secret),
     )
+
+
+def generate_key(hash_secret: bytes) -> NewKey:
+    return new_secret(KEY_PREFIX, hash_secret)
 
 
 def looks_like_key(value: str) -> bool:

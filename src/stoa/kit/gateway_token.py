@@ -10,19 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
-from dataclasses import dataclass
+
+from stoa.kit.api_key import NewKey, key_digest, new_secret
 
 TOKEN_PREFIX = "stoa_gw_"
-_VISIBLE_CHARS = 8
 _LABEL = b"stoa gateway token digest"
-
-
-@dataclass(frozen=True, slots=True)
-class NewGatewayToken:
-    secret: str  # the whole `stoa_gw_...` string, returned once
-    prefix: str  # what lists show, e.g. `stoa_gw_AbC12xYz`
-    digest: str  # hex HMAC-SHA256, what is stored
 
 
 def _digest_key(hash_secret: bytes) -> bytes:
@@ -31,16 +23,12 @@ def _digest_key(hash_secret: bytes) -> bytes:
 
 def gateway_token_digest(hash_secret: bytes, presented: str) -> str:
     """The stored form of a presented gateway token."""
-    return hmac.new(_digest_key(hash_secret), presented.encode(), hashlib.sha256).hexdigest()
+    return key_digest(_digest_key(hash_secret), presented)
 
 
-def generate_gateway_token(hash_secret: bytes) -> NewGatewayToken:
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    return NewGatewayToken(
-        secret=secret,
-        prefix=secret[: len(TOKEN_PREFIX) + _VISIBLE_CHARS],
-        digest=gateway_token_digest(hash_secret, secret),
-    )
+def generate_gateway_token(hash_secret: bytes) -> NewKey:
+    """A new token: the secret (returned once), its visible prefix and its digest."""
+    return new_secret(TOKEN_PREFIX, _digest_key(hash_secret))
 
 
 def looks_like_gateway_token(value: str) -> bool:

@@ -67,6 +67,17 @@ def write_copy(path: Path, body: bytes, snapshot_hash: str) -> None:
         os.close(directory)
 
 
+def copy_hash(path: Path) -> str | None:
+    """The snapshot hash the copy's header records, read without the body; None when
+    there is no readable header. Not verified: `read_copy` does that."""
+    try:
+        with path.open("rb") as handle:
+            header = json.loads(handle.readline())
+        return str(header["hash"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
 def read_copy(path: Path) -> DiskCopy:
     """The verified copy at `path`, or `CopyUnusable` saying why it cannot be served."""
     try:

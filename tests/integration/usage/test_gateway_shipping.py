@@ -156,6 +156,26 @@ def until(condition: Callable[[], bool], what: str, seconds: float = 60.0) -> No
         time.sleep(0.1)
 
 
+def delivered_when_back(
+    backend: Backend,
+    port: int,
+    admin: Caller,
+    gateway_data: Path,
+    *,
+    restart: StartGateway | None = None,
+) -> int:
+    """Bring the control plane back on `port` (and start a gateway again, if `restart`),
+    wait for the spool to empty, and answer how many events the control plane counted."""
+    returned = control_plane_on(backend, port)
+    try:
+        if restart is not None:
+            restart(f"http://127.0.0.1:{port}")
+        until(lambda: spooled_events(gateway_data) == 0, "the spool empties")
+        return sum(counted(admin).values())
+    finally:
+        returned.stop()
+
+
 def spooled_events(data_dir: Path) -> int:
     """Events in the spool files under `data_dir`, read without taking the spool's lock."""
     total = 0
@@ -211,13 +231,8 @@ def test_usage_made_while_the_control_plane_is_down_is_counted_exactly_once_when
     succeeded = proxy_calls(gateway, demo.key, N) + mcp_calls(gateway, demo.key, 5)
     until(lambda: spooled_events(gateway_data) == succeeded, "every call waits in the spool")
     assert counted(admin) == {}
-    returned = control_plane_on(backend, port)
-    try:
-        until(lambda: spooled_events(gateway_data) == 0, "the spool empties")
-        assert sum(counted(admin).values()) == succeeded == N + 5
-        assert metric(gateway, "stoa_gateway_usage_shipped_events_total") == succeeded
-    finally:
-        returned.stop()
+    assert delivered_when_back(backend, port, admin, gateway_data) == succeeded == N + 5
+    assert metric(gateway, "stoa_gateway_usage_shipped_events_total") == succeeded
 
 
 def test_sigterm_puts_every_buffered_event_in_the_spool_and_a_restart_delivers_it(
@@ -236,14 +251,7 @@ def test_sigterm_puts_every_buffered_event_in_the_spool_and_a_restart_delivers_i
     assert gateway.process.returncode == 0
     assert spooled_events(gateway_data) == succeeded == N
 
-    returned = control_plane_on(backend, port)
-    try:
-        start_gateway(f"http://127.0.0.1:{port}")
-        until(lambda: sum(counted(admin).values()) == N, "the restarted gateway delivers")
-        until(lambda: spooled_events(gateway_data) == 0, "the spool empties")
-        assert sum(counted(admin).values()) == N
-    finally:
-        returned.stop()
+    assert delivered_when_back(backend, port, admin, gateway_data, restart=start_gateway) == N
 
 
 def test_sigkill_loses_nothing_that_was_flushed(
@@ -260,13 +268,8 @@ def test_sigkill_loses_nothing_that_was_flushed(
     gateway.process.kill()
     gateway.process.communicate()
 
-    returned = control_plane_on(backend, port)
-    try:
-        start_gateway(f"http://127.0.0.1:{port}")
-        until(lambda: spooled_events(gateway_data) == 0, "the spool empties")
-        assert sum(counted(admin).values()) == succeeded
-    finally:
-        returned.stop()
+    delivered = delivered_when_back(backend, port, admin, gateway_data, restart=start_gateway)
+    assert delivered == succeeded
 
 
 def test_a_full_spool_drops_new_batches_counts_them_and_keeps_the_queued_ones(
@@ -292,10 +295,5 @@ def test_a_full_spool_drops_new_batches_counts_them_and_keeps_the_queued_ones(
     assert 0 < dropped < succeeded
     assert sum(path.stat().st_size for path in gateway_data.glob("usage-spool/*/*.seg")) <= 4096
 
-    returned = control_plane_on(backend, port)
-    try:
-        until(lambda: spooled_events(gateway_data) == 0, "the spool empties")
-        assert sum(counted(admin).values()) == succeeded - dropped
-        assert metric(gateway, lost) == dropped
-    finally:
-        returned.stop()
+    assert delivered_when_back(backend, port, admin, gateway_data) == succeeded - dropped
+    assert metric(gateway, lost) == dropped

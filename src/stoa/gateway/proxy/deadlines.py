@@ -38,9 +38,6 @@ class Deadlines:
     def discard(self, call: Expiring) -> None:
         self._active.pop(call, None)
 
-    def __len__(self) -> int:
-        return len(self._active)
-
     def _schedule(self) -> None:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()

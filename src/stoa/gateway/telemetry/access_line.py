@@ -9,7 +9,7 @@ from __future__ import annotations
 import msgspec
 
 
-class AccessLine(msgspec.Struct, array_like=False):
+class AccessLine(msgspec.Struct):
     ts: float  # Unix seconds
     request_id: str
     client_ip: str

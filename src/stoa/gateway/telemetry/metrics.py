@@ -208,13 +208,6 @@ def count_request(kind: str, tenant: str, api: str, tool: str, status: int) -> N
     stats_for(kind, tenant, api, tool).count(status)
 
 
-def observe_request(
-    kind: str, tenant: str, api: str, status: int, elapsed: float, upstream: float | None
-) -> None:
-    """One answered request: counted, its overhead and upstream time observed."""
-    stats_for(kind, tenant, api).observe(status, elapsed, -1.0 if upstream is None else upstream)
-
-
 def observe_upstream(kind: str, seconds: float) -> None:
     stats_for(kind).observe_upstream(seconds)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -34,8 +35,9 @@ def gateway(
     settings = Settings()
     count = workers or settings.gateway.workers or os.cpu_count() or 1
     multiprocess_dir: str | None = None
-    if count > 1:
-        # Metrics from every worker: prometheus-client reads this when it is first
+    if count > 1 or snapshot is None:
+        # Metrics from every worker, and from the supervisor's config sync (a synced
+        # gateway forks even one worker): prometheus-client reads this when it is first
         # imported, which is why the gateway modules are imported only below.
         multiprocess_dir = tempfile.mkdtemp(prefix="stoa-gateway-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = multiprocess_dir
@@ -52,15 +54,19 @@ def gateway(
         control_plane_url=None if snapshot else settings.control_plane_url,
         token=token,
     )
-    status = serve(
-        settings,
-        source,
-        host=host,
-        port=port,
-        workers=count,
-        multiprocess_dir=multiprocess_dir,
-        announce=lambda text: typer.echo(text, err=True),
-    )
+    try:
+        status = serve(
+            settings,
+            source,
+            host=host,
+            port=port,
+            workers=count,
+            multiprocess_dir=multiprocess_dir,
+            announce=lambda text: typer.echo(text, err=True),
+        )
+    finally:
+        if multiprocess_dir is not None:
+            shutil.rmtree(multiprocess_dir, ignore_errors=True)
     raise typer.Exit(status)
 
 

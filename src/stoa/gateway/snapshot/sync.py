@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,13 @@ from stoa.contract import sync
 from stoa.contract.snapshot import Snapshot, SnapshotError, decode_snapshot
 from stoa.gateway.snapshot.compiled import compile_snapshot
 from stoa.gateway.snapshot.disk_copy import CopyUnusable, read_copy, write_copy
+from stoa.gateway.snapshot.sync_metrics import (
+    CONNECTED,
+    LAST_SUCCESS,
+    REFUSED_SNAPSHOTS,
+    SWAPS,
+    SYNC_FAILURES,
+)
 
 _log = logging.getLogger("stoa.gateway.sync")
 
@@ -37,6 +45,13 @@ class ControlPlaneUnreachable(Exception):
 
 class TokenRefused(Exception):
     """The control plane refused the gateway token (401/403): unknown or revoked."""
+
+
+def _unreachable(message: str) -> ControlPlaneUnreachable:
+    """The error to raise for an exchange that failed in a way worth retrying, counted."""
+    SYNC_FAILURES.labels("unreachable").inc()
+    CONNECTED.set(0)
+    return ControlPlaneUnreachable(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,13 +122,17 @@ class ConfigSync:
         try:
             response = self._client.get(url, params=params, headers=self._headers())
         except httpx.HTTPError as exc:
-            raise ControlPlaneUnreachable(f"cannot reach {url}: {exc}") from exc
+            raise _unreachable(f"cannot reach {url}: {exc}") from exc
         if response.status_code in (401, 403):
+            SYNC_FAILURES.labels("token_refused").inc()
+            CONNECTED.set(0)
             raise TokenRefused(
                 f"{url} answered {response.status_code} (is STOA_GATEWAY_TOKEN set and valid?)"
             )
         if response.status_code != 200:
-            raise ControlPlaneUnreachable(f"{url} answered {response.status_code}")
+            raise _unreachable(f"{url} answered {response.status_code}")
+        CONNECTED.set(1)
+        LAST_SUCCESS.set(time.time())
         return response
 
     def fetch(self) -> tuple[bytes, str]:
@@ -121,9 +140,7 @@ class ConfigSync:
         response = self._get("/v1/snapshot")
         digest = response.headers.get(sync.HASH_HEADER, "")
         if len(digest) != 64:
-            raise ControlPlaneUnreachable(
-                f"{self._base}/v1/snapshot answered without {sync.HASH_HEADER}"
-            )
+            raise _unreachable(f"{self._base}/v1/snapshot answered without {sync.HASH_HEADER}")
         return response.content, digest
 
     def poll(self) -> str:
@@ -135,9 +152,9 @@ class ConfigSync:
         try:
             digest = response.json()["hash"]
         except (ValueError, KeyError, TypeError) as exc:
-            raise ControlPlaneUnreachable("the control plane's hash answer is unreadable") from exc
+            raise _unreachable("the control plane's hash answer is unreadable") from exc
         if not isinstance(digest, str):
-            raise ControlPlaneUnreachable("the control plane's hash answer is unreadable")
+            raise _unreachable("the control plane's hash answer is unreadable")
         return digest
 
     def _report_refusal(self, digest: str, reason: str) -> None:
@@ -159,6 +176,7 @@ class ConfigSync:
             compile_snapshot(snapshot)
         except SnapshotError as exc:
             self.refused_hash = digest
+            REFUSED_SNAPSHOTS.inc()
             _log.error("refused snapshot %s, still serving %s: %s", digest, self.served_hash, exc)
             self._report_refusal(digest, str(exc))
             return None
@@ -169,6 +187,7 @@ class ConfigSync:
             _log.error("could not write the snapshot copy %s: %s", self.copy_file, exc)
         self.served_hash = digest
         self.not_ready_reason = None
+        SWAPS.inc()
         return snapshot
 
     def refresh(self) -> bool:
@@ -238,6 +257,8 @@ class ConfigSync:
                 stop.wait(backoff_seconds(failures, self._backoff_max))
             except Exception:
                 _log.exception("config sync failed unexpectedly")
+                SYNC_FAILURES.labels("error").inc()
+                CONNECTED.set(0)
                 failures += 1
                 stop.wait(backoff_seconds(failures, self._backoff_max))
 

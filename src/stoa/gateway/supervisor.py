@@ -55,6 +55,10 @@ def serve(
     announce: Callable[[str], None] = print,
 ) -> int:
     """Run until SIGTERM/SIGINT; the process exit status."""
+    problem = cannot_listen(host, port)
+    if problem is not None:
+        announce(f"stoa gateway: cannot listen on {host}:{port}: {problem}")
+        return 1
     if source.file is None:
         return _serve_synced(
             settings,
@@ -80,6 +84,21 @@ def serve(
         _run_worker(settings, snapshot, reload, host, port, False, multiprocess_dir)
         return 0
     return _supervise(settings, snapshot, reload, host, port, workers, multiprocess_dir, None)
+
+
+def cannot_listen(host: str, port: int) -> str | None:
+    """Why the workers could not bind `host:port`, or None. Checked once up front: a
+    worker that cannot bind would die, be restarted, and die again until stopped."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # The options the workers' listening sockets have (asyncio sets SO_REUSEADDR).
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
 
 
 def _instance_id(data_dir: Path) -> str:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import socket
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from gateway_world import GatewayProcess, SnapshotSpec
 
 from conftest import Issuer, StartGateway, Upstreams
-from stoa.contract.snapshot import KeyEntry, PlanEntry, PolicyEntry
+from stoa.contract.snapshot import KeyEntry, PlanEntry, PolicyEntry, encode_snapshot
 
 
 def _policy(kind: str, target: str, target_id: str, config: dict[str, object]) -> PolicyEntry:
@@ -480,3 +481,23 @@ def test_http10_client_gets_a_close_delimited_body(
     assert head.startswith(b"HTTP/1.1 200")
     assert b"transfer-encoding" not in head.lower()
     assert len(body) == 1_000_000
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_gateway_on_a_port_in_use_says_so_and_exits(
+    tmp_path: Path, spec: SnapshotSpec, workers: int
+) -> None:
+    snapshot_file = tmp_path / "snapshot.json"
+    snapshot_file.write_bytes(encode_snapshot(spec.build()))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        gateway = GatewayProcess(snapshot_file, taken.getsockname()[1], workers=workers)
+        try:
+            status = gateway.process.wait(timeout=30)
+        finally:
+            output = gateway.stop()
+    assert status == 1
+    assert "cannot listen on 127.0.0.1:" in output
+    assert "Address already in use" in output
+    assert "Traceback" not in output

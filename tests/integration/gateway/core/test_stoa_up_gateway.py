@@ -1,5 +1,5 @@
-"""`stoa up` starts the gateway beside the control plane, serving the demo it seeded: the
-snapshot is the one the real control plane builds."""
+"""`stoa up` starts a synced gateway beside the control plane, serving the demo it seeded:
+its snapshot comes from the control plane, changes reach it, and its usage is counted."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -60,12 +61,58 @@ def test_demo_key_reaches_the_weather_api_through_the_gateway(tmp_path: Path) ->
             assert response.json()["city"] == "Lisbon"
             refused = httpx.get(f"{gateway}/proxy/demo/weather/forecast?city=Lisbon", timeout=10)
             assert refused.status_code == 401
-            snapshot_file = tmp_path / "data" / "gateway-snapshot.json"
+            snapshot_file = tmp_path / "data" / "gateway" / "synced-snapshot"
             assert snapshot_file.stat().st_mode & 0o077 == 0
             assert key not in snapshot_file.read_text()
+            assert (tmp_path / "data" / "embedded-gateway-token").stat().st_mode & 0o077 == 0
+
+            # The gateway is synced: its usage reaches the control plane's charts, and a
+            # change made through the API reaches the gateway.
+            control_plane = f"http://127.0.0.1:{port}"
+            token = subprocess.run(
+                [STOA, "admin", "token", "--user", demo_env["STOA_DEMO_DEVELOPER_EMAIL"]],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            with httpx.Client(
+                base_url=control_plane, headers={"Authorization": f"Bearer {token}"}
+            ) as developer:
+
+                def weather_calls() -> int:
+                    usage = developer.get("/v1/usage", params={"granularity": "day"})
+                    assert usage.status_code == 200, usage.text
+                    return sum(row["count"] for row in usage.json()["items"])
+
+                _eventually(lambda: weather_calls() == 1, "the call is counted in /v1/usage")
+                application = demo_env["STOA_DEMO_APPLICATION_ID"]
+                keys = developer.get(f"/v1/applications/{application}/keys").json()["items"]
+                (active,) = [k for k in keys if k["status"] == "active"]
+                revoked = developer.post(
+                    f"/v1/applications/{application}/keys/{active['id']}/revoke"
+                )
+                assert revoked.status_code == 200, revoked.text
+                _eventually(
+                    lambda: (
+                        httpx.get(
+                            f"{gateway}/proxy/demo/weather/forecast?city=Lisbon",
+                            headers={"Authorization": f"Bearer {key}"},
+                        ).status_code
+                        == 401
+                    ),
+                    "the revoked demo key is refused by the gateway",
+                )
         finally:
             process.send_signal(signal.SIGINT)
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _eventually(check: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
+        time.sleep(0.1)

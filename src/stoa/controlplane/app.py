@@ -18,11 +18,13 @@ from stoa.controlplane.runtime import Runtime
 from stoa.controlplane.snapshot import service as snapshot_service
 from stoa.controlplane.snapshot.watch import Published, SnapshotWatch
 from stoa.controlplane.telemetry import ControlPlaneMetrics, MetricsMiddleware
+from stoa.controlplane.usage.retention import purge_old_usage
 from stoa.identity.key_source import DatabaseKeySource
 from stoa.identity.router import router as identity_router
 from stoa.identity.runtime import build_identity
 from stoa.identity.signing_keys import ensure_signing_key
 from stoa.kit.crypto import SecretBox
+from stoa.kit.housekeeping import Housekeeper
 from stoa.kit.platform_secrets import load_platform_secrets
 from stoa.kit.secret_file import private_dir
 from stoa.kit.settings import Settings
@@ -69,6 +71,11 @@ def create_app(settings: Settings) -> FastAPI:
                 key_hash_secret=secrets.key_hash_secret,
                 fetch_policy=FetchPolicy.from_settings(settings),
                 snapshot_watch=SnapshotWatch(snapshot_service.config_revision, build),
+                usage_housekeeper=Housekeeper(
+                    sessions,
+                    lambda session: purge_old_usage(session, settings.usage),
+                    name="usage",
+                ),
             )
             if settings.uses_embedded_identity:
                 app.state.identity = build_identity(

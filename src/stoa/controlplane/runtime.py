@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from stoa.controlplane.snapshot.watch import SnapshotWatch
 from stoa.kit.crypto import SecretBox
+from stoa.kit.housekeeping import Housekeeper
 from stoa.kit.settings import Settings
 from stoa.kit.ssrf import FetchPolicy
 from stoa.kit.token_verify import TokenVerifier
@@ -24,3 +25,5 @@ class Runtime:
     fetch_policy: FetchPolicy
     # The published snapshot, shared by every request of this process (config sync).
     snapshot_watch: SnapshotWatch
+    # Deletes usage past its retention, after usage intake (`usage.retention`).
+    usage_housekeeper: Housekeeper

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from stoa.identity.browser_session import BrowserSigner
 from stoa.identity.client_metadata import ClientMetadataDocuments
 from stoa.identity.config import IdentityConfig
-from stoa.identity.housekeeping import Housekeeper
+from stoa.identity.housekeeping import purge_expired
 from stoa.identity.key_source import DatabaseKeySource
 from stoa.identity.registration import RegistrationLimiter
 from stoa.identity.throttle import (
@@ -25,6 +25,7 @@ from stoa.identity.throttle import (
     ThrottleStore,
 )
 from stoa.kit.crypto import SecretBox
+from stoa.kit.housekeeping import Housekeeper
 from stoa.kit.settings import Settings
 from stoa.kit.ssrf import FetchPolicy
 
@@ -92,7 +93,7 @@ def build_identity(
         throttle=LoginThrottle(store),
         registrations=RegistrationLimiter(config.registrations_per_ip_per_hour),
         recovery_code_secret=hmac.new(master_key, b"stoa recovery codes", hashlib.sha256).digest(),
-        housekeeper=Housekeeper(sessions),
+        housekeeper=Housekeeper(sessions, purge_expired, name="identity"),
         redis=redis,
     )
 

@@ -137,6 +137,30 @@ class UsageShippingSettings(BaseModel):
     )
 
 
+class UsageRetentionSettings(BaseModel):
+    """How long the control plane keeps usage (`STOA_USAGE__*`). Daily rollups are kept."""
+
+    event_retention_days: int = Field(
+        default=7,
+        ge=1,
+        description="Raw usage events (one row per call, as the gateways sent them) older "
+        "than this are deleted; the rollups built from them stay.",
+    )
+    minute_rollup_retention_days: int = Field(
+        default=14,
+        ge=1,
+        description="Per-minute rollups older than this are deleted (`/v1/usage` with "
+        "`granularity=minute` then shows nothing before it); daily rollups are kept.",
+    )
+    batch_key_retention_days: int = Field(
+        default=35,
+        ge=1,
+        description="How long a delivered batch's idempotency key is remembered: a gateway "
+        "that retries a batch later than this (after an outage longer than this) has it "
+        "counted again.",
+    )
+
+
 class GatewaySettings(BaseModel):
     """How `stoa gateway` serves (`STOA_GATEWAY__*`)."""
 
@@ -245,6 +269,7 @@ class Settings(BaseSettings):
     fetch: FetchSettings = FetchSettings()
     identity: IdentitySettings = IdentitySettings()
     gateway: GatewaySettings = GatewaySettings()
+    usage: UsageRetentionSettings = UsageRetentionSettings()
 
     @property
     def resolved_database_url(self) -> str:

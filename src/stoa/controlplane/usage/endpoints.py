@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 
 from stoa.contract.usage import MAX_EVENTS_PER_BATCH
-from stoa.controlplane.dependencies import CurrentPrincipal, GatewayCaller, Session
+from stoa.controlplane.dependencies import CurrentPrincipal, GatewayCaller, RuntimeDep, Session
 from stoa.controlplane.usage import service
 from stoa.controlplane.usage.schemas import Granularity, IngestResult, UsageFilters, UsageReport
 from stoa.kit.errors import InvalidInput
@@ -49,10 +49,19 @@ async def _body(request: Request) -> bytes:
         }
     },
 )
-async def post_usage(session: Session, sender: UsageSender, request: Request) -> IngestResult:
+async def post_usage(
+    session: Session,
+    sender: UsageSender,
+    request: Request,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
+) -> IngestResult:
     """Store a gateway's usage batch once: a batch whose `id` this sender delivered before
     is answered 200 with `duplicate: true` and counted nothing."""
-    return await service.ingest(session, sender, await _body(request))
+    result = await service.ingest(session, sender, await _body(request))
+    if runtime.usage_housekeeper.claim():
+        background.add_task(runtime.usage_housekeeper.run)
+    return result
 
 
 def usage_filters(

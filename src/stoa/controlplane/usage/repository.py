@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, and_, false, insert, or_, select
+from sqlalchemy import ColumnElement, Insert, and_, delete, false, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -178,3 +178,20 @@ async def rollups(session: AsyncSession, query: RollupQuery, limit: int) -> list
         .limit(limit)
     )
     return list(await session.scalars(statement))
+
+
+async def delete_usage_before(
+    session: AsyncSession, *, events: datetime, minute_rollups: datetime, batches: datetime
+) -> None:
+    """Delete raw events of calls before `events`, minute rollups before `minute_rollups`
+    and batches received before `batches`, with whatever events they still hold."""
+    await session.execute(delete(UsageEvent).where(UsageEvent.at < events))
+    await session.execute(
+        delete(UsageRollup).where(
+            UsageRollup.granularity == "minute", UsageRollup.bucket < minute_rollups
+        )
+    )
+    # Explicitly, not by the foreign key's cascade: SQLite does not cascade by default.
+    forgotten = select(UsageBatch.id).where(UsageBatch.received_at < batches)
+    await session.execute(delete(UsageEvent).where(UsageEvent.batch_id.in_(forgotten)))
+    await session.execute(delete(UsageBatch).where(UsageBatch.id.in_(forgotten)))

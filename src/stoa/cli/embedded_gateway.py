@@ -24,7 +24,7 @@ from stoa.kit.secret_file import private_dir
 from stoa.kit.settings import Settings
 
 GATEWAY_DIR = "gateway"  # the gateway's own STOA_DATA_DIR: disk copy, usage spool, its id
-TOKEN_FILE = "embedded-gateway-token"  # mode 0600, beside the master key it is worth less than
+TOKEN_FILE = "embedded-gateway-token"  # mode 0600, in the data dir that holds the master key
 TOKEN_NAME = "stoa up"
 START_SECONDS = 60.0
 STOP_SECONDS = 15.0

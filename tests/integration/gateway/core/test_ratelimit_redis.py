@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from conftest import StartGateway, Upstreams
 from stoa.contract.snapshot import PlanEntry
 from stoa.gateway.ratelimit.redis_shared import RedisLimiter
 from support.limiter_grant import grant_for
+from support.redis_server import redis_server
 from support.servers import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -79,28 +79,6 @@ def test_gateway_keeps_serving_with_local_limits_when_redis_is_down(
     assert output.count("redis unreachable") == 1
 
 
-def _redis_server(port: int, directory: Path) -> subprocess.Popen[bytes]:
-    """A private Redis on `port` that this test may stop (not the shared one)."""
-    server = subprocess.Popen(
-        [
-            *("redis-server", "--port", str(port), "--bind", "127.0.0.1"),
-            *("--save", "", "--appendonly", "no", "--dir", str(directory)),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    client = Redis(port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            return server
-        except RedisConnectionError:
-            if time.monotonic() > deadline:
-                server.kill()
-                raise
-            time.sleep(0.05)
-
-
 def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -116,7 +94,7 @@ def test_redis_stopped_under_load_costs_no_call_and_shared_limits_come_back(
     assert spec.keys is not None
     spec.plan = PlanEntry(id="pln_gold", tenant_id="ten_demo", name="gold", per_minute=100_000)
     port = free_port()
-    server = _redis_server(port, tmp_path)
+    server = redis_server(port, tmp_path)
     client = Redis(port=port)
     env = {"STOA_REDIS_URL": f"redis://127.0.0.1:{port}/0"}
     gateway = start_gateway(spec, env=env)
@@ -145,7 +123,7 @@ def test_redis_stopped_under_load_costs_no_call_and_shared_limits_come_back(
         server.wait(timeout=10)
         served_before = len(statuses)
         _wait_for(lambda: len(statuses) > served_before + 50, "calls while Redis is down")
-        server = _redis_server(port, tmp_path)  # an empty Redis on the same address
+        server = redis_server(port, tmp_path)  # an empty Redis on the same address
         _wait_for(shared_counts, "calls counted in Redis again")
     finally:
         stop.set()

@@ -232,31 +232,49 @@ def test_snapshot_the_compiler_refuses_is_reported_and_the_old_one_keeps_serving
     world: World, upstreams: Upstreams, gateways: Gateways, tmp_path: Path
 ) -> None:
     setup = seed(world, upstreams.echo.url)
-    token = gateway_token(setup.admin)
-    gateway = gateways.start(token["secret"], data_dir=tmp_path / "gw", workers=1)
-    served = served_hash(gateway)
+    tokens = [gateway_token(setup.admin, f"edge-{n}")["secret"] for n in range(2)]
+    data = [tmp_path / f"gw{n}" for n in range(2)]
+    fleet = [
+        gateways.start(token, data_dir=data_dir, workers=1)
+        for token, data_dir in zip(tokens, data, strict=True)
+    ]
+    served = served_hash(fleet[0])
+    assert served_hash(fleet[1]) == served
 
     _break_api_upstream(world, "ftp://files.example/echo")
     # Any change through the API makes the control plane publish the broken snapshot.
     setup.provider_admin.post("/v1/tenants/provider/plans", json={"name": "silver"})
 
-    def refusal_reported() -> bool:
+    def refusals_reported() -> bool:
         items = setup.admin.get("/v1/gateways").json()["items"]
-        return len(items) == 1 and items[0]["refused"] is not None
+        return len(items) == 2 and all(item["refused"] is not None for item in items)
 
-    eventually(refusal_reported, "/v1/gateways shows the refused snapshot")
-    fleet = setup.admin.get("/v1/gateways").json()["items"][0]
-    assert fleet["status"] == "behind"
-    assert fleet["served_hash"] == served
-    assert fleet["refused"]["hash"] == fleet["latest_hash"]
-    assert "ftp://files.example/echo" in fleet["refused"]["reason"]
-    assert served_hash(gateway) == served
-    assert status(gateway, setup.key, setup.url) == 200
+    eventually(refusals_reported, "/v1/gateways shows the snapshot refused by both gateways")
+    for reported in setup.admin.get("/v1/gateways").json()["items"]:
+        assert reported["status"] == "behind"
+        assert reported["served_hash"] == served
+        assert reported["refused"]["hash"] == reported["latest_hash"]
+        assert "ftp://files.example/echo" in reported["refused"]["reason"]
+    for gateway in fleet:
+        assert served_hash(gateway) == served
+        assert status(gateway, setup.key, setup.url) == 200
 
-    # Once the config is fixed, the gateway catches up.
+    # A gateway that starts while the control plane offers only what it refuses serves
+    # its disk copy.
+    fleet[1].stop()
+    fleet[1] = gateways.start(tokens[1], data_dir=data[1], workers=1)
+    assert served_hash(fleet[1]) == served
+    assert status(fleet[1], setup.key, setup.url) == 200
+
+    # Once the config is fixed, the gateways catch up.
     _break_api_upstream(world, upstreams.echo.url + "/fixed")
     setup.provider_admin.post("/v1/tenants/provider/plans", json={"name": "bronze"})
-    eventually(lambda: served_hash(gateway) != served, "the fixed snapshot is served")
-    assert httpx.get(gateway.url + setup.url, headers={"x-api-key": setup.key}).json()["path"] == (
-        "/fixed/hello"
-    )
+    for gateway in fleet:
+        eventually(
+            lambda gateway=gateway: served_hash(gateway) != served, "the fixed snapshot is served"
+        )
+        answer = httpx.get(gateway.url + setup.url, headers={"x-api-key": setup.key})
+        assert answer.json()["path"] == "/fixed/hello"
+    output = fleet[1].stop()
+    assert "does not compile" in output
+    assert "serving the disk copy" in output

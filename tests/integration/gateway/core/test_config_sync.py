@@ -151,6 +151,35 @@ def test_revoked_gateway_token_gets_no_more_config(
     assert "answered 401" in gateway.stop()
 
 
+def test_gateway_that_cannot_write_its_disk_copy_still_applies_changes(
+    world: World, upstreams: Upstreams, gateways: Gateways, tmp_path: Path
+) -> None:
+    setup = seed(world, upstreams.echo.url)
+    token = gateway_token(setup.admin)
+    data_dir = tmp_path / "gw"
+    gateway = gateways.start(token["secret"], data_dir=data_dir)
+    # A directory where the copy goes: replacing it fails, as on a full or broken disk
+    # (and, unlike file modes, even for root).
+    copy = data_dir / "synced-snapshot"
+    copy.unlink()
+    (copy / "in-the-way").mkdir(parents=True)
+
+    revoked = setup.developer.post(f"/v1/applications/{setup.app_id}/keys/{setup.key_id}/revoke")
+    assert revoked.status_code == 200
+    eventually(
+        lambda: all_workers_answer(gateway, setup.key, setup.url, 401),
+        "the revoked key is refused by every worker",
+    )
+    assert status(gateway, setup.other_key, setup.url) == 200
+
+    def fleet_tells_the_truth() -> bool:
+        (item,) = setup.admin.get("/v1/gateways").json()["items"]
+        return bool(item["status"] == "in_sync" and item["served_hash"] == served_hash(gateway))
+
+    eventually(fleet_tells_the_truth, "/v1/gateways shows what the workers serve")
+    assert "could not write the snapshot copy" in gateway.stop()
+
+
 def test_gateway_restarted_while_the_control_plane_is_down_serves_its_disk_copy(
     world: World, upstreams: Upstreams, gateways: Gateways, tmp_path: Path
 ) -> None:

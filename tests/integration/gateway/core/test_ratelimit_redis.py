@@ -131,6 +131,9 @@ def test_redis_stopped_under_load_costs_no_call_and_both_gateways_share_limits_a
             return all(now > then + 50 for now, then in zip(served_by_each(), before, strict=True))
 
         _wait_for(both_served_more, "calls to both gateways while Redis is down")
+        for gateway in fleet:  # each counts locally meanwhile
+            metrics = httpx.get(f"{gateway.url}/metrics").text
+            assert "stoa_gateway_ratelimit_local_fallback 1.0" in metrics
         server = redis_server(port, tmp_path)  # an empty Redis on the same address
         _wait_for(shared_counts, "calls counted in Redis again")
     finally:

@@ -8,7 +8,9 @@ From the control plane: the parent runs the config sync (`snapshot/sync.py`) in 
 It starts from the control plane's snapshot, else from the disk copy, else not ready
 (the log says why); a refused token stops the start. Each new snapshot is compiled in the
 parent, written to the disk copy, and the workers are sent SIGHUP to load that copy, so
-every worker swaps to the same checked snapshot. SIGHUP to the parent fetches at once.
+every worker swaps to the same checked snapshot; when the copy cannot be written, the
+workers are replaced one at a time instead, and start from the parent's memory. SIGHUP
+to the parent fetches at once.
 
 SIGTERM/SIGINT stop the workers. A worker that dies is restarted with the newest snapshot.
 """
@@ -218,11 +220,31 @@ def _supervise(
                 os._exit(status)
         children[pid] = slot
 
-    def swapped(fresh: Snapshot, _digest: str) -> None:
+    def swapped(fresh: Snapshot, digest: str) -> None:
         newest[0] = fresh
+        if syncer is not None and copy_hash(syncer.copy_file) != digest:
+            replace_workers(digest)
+            return
         for pid in list(children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGHUP)
+
+    def replace_workers(digest: str) -> None:
+        # Workers load a new snapshot from the disk copy. When it could not be written,
+        # a SIGHUP would leave them on the old one (revoked keys still let in), so they
+        # are replaced one at a time instead: a new worker starts from `newest`, in this
+        # process's memory, while the others keep serving.
+        _log.error("the disk copy does not hold snapshot %s: replacing the workers", digest)
+        for pid, slot in list(children.items()):
+            if stopping:
+                return
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while not stopping and time.monotonic() < deadline:
+                if any(s == slot for p, s in list(children.items()) if p != pid):
+                    break
+                time.sleep(0.05)
 
     def refresh_now() -> None:
         assert syncer is not None

@@ -5,7 +5,6 @@ what the documentation says and nothing more. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-import struct
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,13 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stoa.contract.usage import decode_usage_batch
-from stoa.controlplane.app import create_app
 from stoa.demo.toolbox import create_toolbox_app
 from stoa.demo.weather import create_weather_app
+from support.control_plane import control_plane_on
 from support.databases import Backend
 from support.gateway_mcp import GatewayRun, api, snapshot, toolbox_tools, weather_tools, with_key
 from support.servers import ServerThread, free_port
+from support.usage_counts import counted, spooled_events
 from support.world import Caller, World
 
 N = 30  # calls per test
@@ -138,16 +137,6 @@ def mcp_calls(gateway: GatewayRun, key: str, count: int) -> int:
         return ok
 
 
-def counted(admin: Caller, **params: str) -> dict[str, int]:
-    """Calls the control plane counted today and yesterday, by API id."""
-    response = admin.get("/v1/usage", params={"granularity": "day", **params})
-    assert response.status_code == 200, response.text
-    by_api: dict[str, int] = {}
-    for row in response.json()["items"]:
-        by_api[row["api_id"]] = by_api.get(row["api_id"], 0) + row["count"]
-    return by_api
-
-
 def until(condition: Callable[[], bool], what: str, seconds: float = 60.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -176,31 +165,10 @@ def delivered_when_back(
         returned.stop()
 
 
-def spooled_events(data_dir: Path) -> int:
-    """Events in the spool files under `data_dir`, read without taking the spool's lock."""
-    total = 0
-    for segment in sorted((data_dir / "usage-spool").glob("worker-*/*.seg")):
-        data = segment.read_bytes()
-        offset = 0
-        while offset + 8 <= len(data):
-            length, _ = struct.unpack(">II", data[offset : offset + 8])
-            payload = data[offset + 8 : offset + 8 + length]
-            if len(payload) < length:
-                break
-            total += len(decode_usage_batch(payload).events)
-            offset += 8 + length
-    return total
-
-
 def metric(gateway: GatewayRun, name: str) -> float:
     text = httpx.get(gateway.url + "/metrics").text
     found = re.findall(rf"^{re.escape(name)}(?:\{{[^}}]*\}})? ([0-9.e+]+)$", text, re.MULTILINE)
     return sum(float(value) for value in found)
-
-
-def control_plane_on(backend: Backend, port: int) -> ServerThread:
-    """Another control plane process-alike on `port`, on the same database."""
-    return ServerThread(create_app(backend.settings), port=port).start()
 
 
 def test_calls_through_proxy_and_mcp_are_counted_by_the_control_plane(

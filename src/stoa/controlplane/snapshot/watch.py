@@ -66,6 +66,11 @@ class SnapshotWatch:
         a full fetch serves is then exact even after a write that left no audit entry."""
         if not fresh and (recent := self._recent()) is not None:
             return recent
+        # The session's transaction begins before the lock is taken, never while it is
+        # held: on SQLite that BEGIN waits for the database's write lock, and the request
+        # holding that lock (a fetch that noted the gateway's visit) may be waiting for
+        # this lock, which would stall both until the busy timeout.
+        await session.connection()
         async with self._lock:
             if not fresh and (recent := self._recent()) is not None:
                 return recent

@@ -23,6 +23,9 @@ from support.servers import ServerThread, free_port
 sys.path.insert(0, str(Path(__file__).parent))
 
 from gateway_world import GatewayProcess, SnapshotSpec, create_echo_app
+from synced_gateways import Gateways
+
+from support.world import World
 
 
 class Upstreams:
@@ -118,3 +121,11 @@ def start_gateway(tmp_path: Path, issuer: Issuer) -> Iterator[StartGateway]:
     yield start
     for gateway in started:
         gateway.stop()
+
+
+@pytest.fixture
+def gateways(world: World, tmp_path: Path) -> Iterator[Gateways]:
+    """Synced `stoa gateway` processes against the in-test control plane."""
+    built = Gateways(world, tmp_path)
+    yield built
+    built.stop_all()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gateway_world import SnapshotSpec
+from gateway_world import GatewayProcess, SnapshotSpec
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -20,6 +19,7 @@ from conftest import StartGateway, Upstreams
 from stoa.contract.snapshot import PlanEntry
 from stoa.gateway.ratelimit.redis_shared import RedisLimiter
 from support.limiter_grant import grant_for
+from support.redis_server import redis_server
 from support.servers import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -79,28 +79,6 @@ def test_gateway_keeps_serving_with_local_limits_when_redis_is_down(
     assert output.count("redis unreachable") == 1
 
 
-def _redis_server(port: int, directory: Path) -> subprocess.Popen[bytes]:
-    """A private Redis on `port` that this test may stop (not the shared one)."""
-    server = subprocess.Popen(
-        [
-            *("redis-server", "--port", str(port), "--bind", "127.0.0.1"),
-            *("--save", "", "--appendonly", "no", "--dir", str(directory)),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    client = Redis(port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            return server
-        except RedisConnectionError:
-            if time.monotonic() > deadline:
-                server.kill()
-                raise
-            time.sleep(0.05)
-
-
 def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -109,27 +87,28 @@ def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 30) -> 
         time.sleep(0.05)
 
 
-def test_redis_stopped_under_load_costs_no_call_and_shared_limits_come_back(
+def test_redis_stopped_under_load_costs_no_call_and_both_gateways_share_limits_again(
     start_gateway: StartGateway, upstreams: Upstreams, tmp_path: Path
 ) -> None:
     spec: SnapshotSpec = upstreams.spec()
     assert spec.keys is not None
-    spec.plan = PlanEntry(id="pln_gold", tenant_id="ten_demo", name="gold", per_minute=100_000)
+    key = spec.keys.good
+    limit = 100_000
+    spec.plan = PlanEntry(id="pln_gold", tenant_id="ten_demo", name="gold", per_minute=limit)
     port = free_port()
-    server = _redis_server(port, tmp_path)
+    server = redis_server(port, tmp_path)
     client = Redis(port=port)
     env = {"STOA_REDIS_URL": f"redis://127.0.0.1:{port}/0"}
-    gateway = start_gateway(spec, env=env)
-    statuses: list[int] = []
+    fleet = [start_gateway(spec, env=env) for _ in range(2)]
+    statuses: dict[str, list[int]] = {gateway.url: [] for gateway in fleet}
     stop = threading.Event()
 
     def load() -> None:
-        with httpx.Client(timeout=10) as http:
+        with httpx.Client(timeout=10, headers={"x-api-key": key}) as http:
             while not stop.is_set():
-                response = http.get(
-                    f"{gateway.url}/proxy/demo/echo/x", headers={"x-api-key": spec.keys.good}
-                )
-                statuses.append(response.status_code)
+                for gateway in fleet:
+                    response = http.get(f"{gateway.url}/proxy/demo/echo/x")
+                    statuses[gateway.url].append(response.status_code)
 
     def shared_counts() -> bool:
         try:
@@ -137,26 +116,51 @@ def test_redis_stopped_under_load_costs_no_call_and_shared_limits_come_back(
         except RedisConnectionError:
             return False
 
+    def served_by_each() -> list[int]:
+        return [len(answers) for answers in statuses.values()]
+
     loader = threading.Thread(target=load)
     loader.start()
     try:
         _wait_for(shared_counts, "calls counted in Redis")
         server.terminate()
         server.wait(timeout=10)
-        served_before = len(statuses)
-        _wait_for(lambda: len(statuses) > served_before + 50, "calls while Redis is down")
-        server = _redis_server(port, tmp_path)  # an empty Redis on the same address
+        before = served_by_each()
+
+        def both_served_more() -> bool:
+            return all(now > then + 50 for now, then in zip(served_by_each(), before, strict=True))
+
+        _wait_for(both_served_more, "calls to both gateways while Redis is down")
+        for gateway in fleet:  # each counts locally meanwhile
+            metrics = httpx.get(f"{gateway.url}/metrics").text
+            assert "stoa_gateway_ratelimit_local_fallback 1.0" in metrics
+        server = redis_server(port, tmp_path)  # an empty Redis on the same address
         _wait_for(shared_counts, "calls counted in Redis again")
     finally:
         stop.set()
         loader.join(timeout=30)
+    try:
+        assert all(set(answers) == {200} for answers in statuses.values()), statuses
+
+        # Spend the shared count of this minute and the next: a gateway that counts in
+        # Redis again refuses, one still counting locally would not.
+        now = time.time()
+        for start in (now - now % 60, now - now % 60 + 60):
+            client.set(f"stoa:rl:{{sub_echo}}:m{int(start)}", limit, ex=180)
+
+        def refused(gateway: GatewayProcess) -> bool:
+            url = f"{gateway.url}/proxy/demo/echo/x"
+            return httpx.get(url, headers={"x-api-key": key}, timeout=10).status_code == 429
+
+        for gateway in fleet:
+            _wait_for(lambda gateway=gateway: refused(gateway), f"{gateway.url} counts in Redis")
+    finally:
         server.terminate()
         server.wait(timeout=10)
-    assert statuses
-    assert set(statuses) == {200}
-    output = gateway.stop()
-    assert output.count("redis unreachable") == 1
-    assert "redis reachable again" in output
+    for gateway in fleet:
+        output = gateway.stop()
+        assert output.count("redis unreachable") == 1
+        assert "redis reachable again" in output
 
 
 def test_redis_script_checks_everything_before_consuming(redis_db: Redis) -> None:

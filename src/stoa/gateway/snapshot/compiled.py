@@ -36,6 +36,7 @@ from stoa.gateway.snapshot.policies import (
 )
 from stoa.gateway.telemetry import metrics
 from stoa.gateway.telemetry.metrics import RequestStats
+from stoa.kit.gc_pause import gc_paused
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +176,11 @@ def _policies_by_target(policies: list[PolicyEntry]) -> dict[tuple[str, str], li
 def compile_snapshot(snapshot: Snapshot) -> CompiledSnapshot:
     """The lookup tables for `snapshot`; `SnapshotError` if it is inconsistent
     (a subscription naming an unknown plan, two APIs on one route, a bad upstream URL)."""
+    with gc_paused():
+        return _compile(snapshot)
+
+
+def _compile(snapshot: Snapshot) -> CompiledSnapshot:
     policies = _policies_by_target(snapshot.policies)
     apis: dict[str, CompiledApi] = {}
     routes: dict[tuple[str, str], CompiledApi] = {}

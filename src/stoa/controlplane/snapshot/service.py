@@ -178,12 +178,19 @@ async def config_revision(session: AsyncSession) -> tuple[int, int]:
 
 
 async def snapshot_for(
-    session: AsyncSession, caller: SyncCaller, watch: SnapshotWatch
+    session: AsyncSession, caller: SyncCaller, watch: SnapshotWatch, *, wanted: str | None = None
 ) -> Published:
     """The latest snapshot, for a gateway token or a platform admin (the dependency that
     built `caller` checked which). Contains upstream credentials. Notes the gateway's
-    visit for `/v1/gateways`."""
+    visit for `/v1/gateways`.
+
+    Built afresh, unless the caller wants the snapshot the long poll announced (`wanted`)
+    and that is the one built last: then it is served as built if no audited change came
+    since, so that a change costs one build for the whole fleet rather than one per
+    gateway."""
     await fleet.record_sync(session, caller)
+    if wanted is not None and wanted == watch.cached_hash:
+        return await watch.latest(session, recheck=True)
     return await watch.latest(session, fresh=True)
 
 

@@ -102,10 +102,18 @@ class ConfigSync:
             headers[sync.SERVED_HEADER] = self.served_hash
         return headers
 
-    def _get(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
+    def _get(
+        self,
+        path: str,
+        params: dict[str, str] | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         url = self._base + path
+        headers = self._headers()
+        if extra_headers:
+            headers.update(extra_headers)
         try:
-            response = self._client.get(url, params=params, headers=self._headers())
+            response = self._client.get(url, params=params, headers=headers)
         except httpx.HTTPError as exc:
             raise ControlPlaneUnreachable(f"cannot reach {url}: {exc}") from exc
         if response.status_code in (401, 403):
@@ -116,9 +124,13 @@ class ConfigSync:
             raise ControlPlaneUnreachable(f"{url} answered {response.status_code}")
         return response
 
-    def fetch(self) -> tuple[bytes, str]:
-        """The full snapshot and its hash."""
-        response = self._get("/v1/snapshot")
+    def fetch(self, wanted: str | None = None) -> tuple[bytes, str]:
+        """The full snapshot and its hash. `wanted` is the hash the long poll announced:
+        the control plane may then serve what it built for that announcement; without it
+        the snapshot is built afresh."""
+        response = self._get(
+            "/v1/snapshot", extra_headers={sync.WANTED_HEADER: wanted} if wanted else None
+        )
         digest = response.headers.get(sync.HASH_HEADER, "")
         if len(digest) != 64:
             raise ControlPlaneUnreachable(
@@ -171,11 +183,11 @@ class ConfigSync:
         self.not_ready_reason = None
         return snapshot
 
-    def refresh(self) -> bool:
-        """Fetch the full snapshot and swap it in if it is new; True if swapped.
-        `ControlPlaneUnreachable` or `TokenRefused` when the fetch fails."""
+    def refresh(self, wanted: str | None = None) -> bool:
+        """Fetch the full snapshot (see `fetch` for `wanted`) and swap it in if it is new;
+        True if swapped. `ControlPlaneUnreachable` or `TokenRefused` when the fetch fails."""
         with self._lock:
-            body, digest = self.fetch()
+            body, digest = self.fetch(wanted)
             self.seen_hash = digest
             if digest == self.served_hash:
                 return False
@@ -226,7 +238,7 @@ class ConfigSync:
             try:
                 wanted = self.seen_hash
                 if wanted is None or wanted not in (self.served_hash, self.refused_hash):
-                    self.refresh()
+                    self.refresh(wanted)
                 self.seen_hash = self.poll()
                 if failures:
                     _log.info("control plane reachable again")

@@ -80,15 +80,23 @@ async def build_snapshot(
     tenant_ids = list(tenants)
     apis = await repository.live_apis(session, tenant_ids)
     tools_by_api: dict[str, list[ToolEntry]] = defaultdict(list)
-    for tool in await repository.enabled_tools(session, tenant_ids):
-        tools_by_api[tool.api_id].append(
+    for (
+        api_id,
+        name,
+        description,
+        input_schema,
+        output_schema,
+        hints,
+        binding,
+    ) in await repository.enabled_tools(session, tenant_ids):
+        tools_by_api[api_id].append(
             ToolEntry(
-                name=tool.name,
-                description=tool.description,
-                input_schema=tool.input_schema,
-                output_schema=tool.output_schema,
-                annotations=tool.annotations,
-                binding=tool.binding,
+                name=name,
+                description=description,
+                input_schema=input_schema,
+                output_schema=output_schema,
+                annotations=hints,
+                binding=binding,
             )
         )
     api_entries = [

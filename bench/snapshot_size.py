@@ -139,12 +139,13 @@ def main() -> None:
         with timed("decode", results):
             snapshot = decode_snapshot(fetched)
         with timed("compile", results):
-            compile_snapshot(snapshot)
+            compile_snapshot(snapshot, digest)  # as the supervisor checks it
         copy = Path(scratch) / "synced-snapshot"
         with timed("write disk copy", results):
             write_copy(copy, fetched, digest)
         with timed("worker reload", results):
-            compile_snapshot(read_copy(copy).snapshot)
+            verified = read_copy(copy)
+            compile_snapshot(verified.snapshot, verified.hash)
         print(f"  size {len(body) / 1e6:.1f} MB, gzip {len(gzip.compress(body, 1)) / 1e6:.1f} MB")
         total = sum(results[step] for step in CHANGE_PATH)
         print(

@@ -17,11 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -87,8 +89,23 @@ def _admin_token(env: dict[str, str]) -> str:
 
 
 def _status(url: str, key: str) -> int:
-    # A new connection each time: SO_REUSEPORT hands it to any worker.
-    return httpx.get(url, headers={"x-api-key": key}, timeout=10).status_code
+    """The status of `GET url` with `key`, on a new connection each time (SO_REUSEPORT
+    hands it to any worker). A bare socket: polling with an HTTP client that builds an
+    SSL context per call would take a core that the control plane and the gateway need."""
+    parts = urlsplit(url)
+    request = (
+        f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nX-API-Key: {key}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(request)
+        head = b""
+        while b"\r\n" not in head:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+    return int(head.split(b" ", 2)[1])
 
 
 def _time_to_refusal(url: str, key: str, started: float, timeout: float) -> float:

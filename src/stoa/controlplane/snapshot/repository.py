@@ -2,7 +2,7 @@
 
 The queries select the columns the snapshot needs, never whole ORM objects: a large
 snapshot reads hundreds of thousands of rows, and an ORM instance per row costs several
-times more than the query. Rows are read by column name (`row.id`).
+times more than the query. Rows are unpacked, or read by column name (`row.id`).
 """
 
 from __future__ import annotations

@@ -1,14 +1,20 @@
 """`python -m bench.snapshot_size`: how long a large snapshot takes to build, transfer and
 compile. Run by hand, never from `make test`.
 
-Seeds a scratch database (SQLite by default, or `--database-url`) with `--apis` APIs of
-`--tools-per-api` tools each and `--keys` API keys (10 per application, each application
-subscribed to one API), then measures:
+Seeds a scratch database (`bench.snapshot_seed`: SQLite by default, or `--database-url`)
+with `--apis` APIs of `--tools-per-api` tools each and `--keys` API keys, then measures
+each step a change goes through before a gateway serves it:
 
 - build: the control plane's `publish` (queries, snapshot objects, encode, content hash);
-- fetch: `GET /v1/snapshot` from a real control plane on loopback with a gateway token
-  (it builds afresh, so this is build + transfer);
-- decode and compile: what a gateway does before it swaps the snapshot in.
+- fetch, built afresh: `GET /v1/snapshot` from a real control plane on loopback with a
+  gateway token, as a gateway's first fetch (build + gzip + transfer + inflate);
+- fetch of the announced snapshot: the same with `X-Stoa-Snapshot-Wanted`, as a synced
+  gateway fetches after the long poll: the control plane serves what it built, so this
+  is transfer only, gzip and plain;
+- decode and compile: the gateway supervisor's check before it accepts the snapshot;
+- disk copy: writing it (fsync included);
+- worker reload: what each gateway worker does on SIGHUP (read and verify the copy,
+  decode, compile).
 """
 
 from __future__ import annotations
@@ -22,32 +28,32 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import uvicorn
-from sqlalchemy import insert
 
+from bench.processes import free_port
+from bench.snapshot_seed import add_size_arguments, scratch_database, seed, size_of
+from stoa.contract import sync
 from stoa.contract.snapshot import decode_snapshot
 from stoa.controlplane.app import create_app
 from stoa.controlplane.db import create_engine, create_sessionmaker
-from stoa.controlplane.gateway_fleet.schemas import GatewayTokenCreate
-from stoa.controlplane.gateway_fleet.service import create_token
-from stoa.controlplane.migrate import upgrade_to_head
-from stoa.controlplane.models import Api, ApiKey, Application, Plan, Subscription, Tenant, Tool
-from stoa.controlplane.models.base import utcnow
-from stoa.controlplane.principal import PLATFORM_ADMIN, Principal
 from stoa.controlplane.snapshot.service import publish
 from stoa.gateway.snapshot.compiled import compile_snapshot
-from stoa.kit.api_key import key_digest
+from stoa.gateway.snapshot.disk_copy import read_copy, write_copy
 from stoa.kit.crypto import SecretBox
 from stoa.kit.platform_secrets import load_platform_secrets
 from stoa.kit.settings import Settings
 
-TENANTS = 100
-KEYS_PER_APPLICATION = 10
-BATCH = 5000
-OPERATOR = Principal("bench", "bench", None, None, frozenset({PLATFORM_ADMIN}))
+# Steps on the way of a change from the database to a worker's memory, for the total.
+CHANGE_PATH = (
+    "build (publish)",
+    "fetch announced, gzip",
+    "decode",
+    "compile",
+    "write disk copy",
+    "worker reload",
+)
 
 
 @contextmanager
@@ -55,126 +61,7 @@ def timed(label: str, results: dict[str, float]) -> Iterator[None]:
     started = time.perf_counter()
     yield
     results[label] = time.perf_counter() - started
-    print(f"  {label:<28} {results[label]:8.2f} s", flush=True)
-
-
-def _rows(args: argparse.Namespace, hash_secret: bytes) -> dict[type[Any], list[dict[str, Any]]]:
-    from stoa.controlplane.models import User
-
-    now = utcnow()
-    tenants = [
-        {"id": f"ten_{t:05d}", "slug": f"t{t}", "name": f"T{t}", "status": "active"}
-        for t in range(TENANTS)
-    ]
-    plans = [
-        {"id": f"pln_{t:05d}", "tenant_id": f"ten_{t:05d}", "name": "gold"} for t in range(TENANTS)
-    ]
-    apis, tools = [], []
-    for a in range(args.apis):
-        tenant = f"ten_{a % TENANTS:05d}"
-        apis.append(
-            {
-                "id": f"api_{a:06d}",
-                "tenant_id": tenant,
-                "name": f"api{a}",
-                "title": f"API {a}",
-                "kind": "rest",
-                "visibility": "public",
-                "lifecycle": "published",
-                "backend_url": f"http://backend-{a}.internal:8080/v1",
-                "published_at": now,
-            }
-        )
-        for t in range(args.tools_per_api):
-            tools.append(
-                {
-                    "id": f"tool_{a:06d}_{t:03d}",
-                    "api_id": f"api_{a:06d}",
-                    "tenant_id": tenant,
-                    "name": f"operation{t}",
-                    "description": "Returns the forecast for a city, in metric units.",
-                    "input_schema": {
-                        "type": "object",
-                        "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
-                        "required": ["city"],
-                    },
-                    "annotations": {"readOnlyHint": True},
-                    "binding": {"method": "GET", "path": f"/op{t}", "query": ["city", "days"]},
-                }
-            )
-    applications = max(1, args.keys // KEYS_PER_APPLICATION)
-    users = [
-        {
-            "id": f"usr_{u:06d}",
-            "email": f"u{u}@bench.test",
-            "name": f"u{u}",
-            "tenant_id": "ten_00000",
-        }
-        for u in range(max(1, applications // 20))
-    ]
-    apps, subscriptions, keys = [], [], []
-    for p in range(applications):
-        api = p % args.apis
-        apps.append(
-            {
-                "id": f"app_{p:06d}",
-                "owner_id": f"usr_{p % len(users):06d}",
-                "tenant_id": "ten_00000",
-                "name": f"app{p}",
-            }
-        )
-        subscriptions.append(
-            {
-                "id": f"sub_{p:06d}",
-                "application_id": f"app_{p:06d}",
-                "api_id": f"api_{api:06d}",
-                "plan_id": f"pln_{api % TENANTS:05d}",
-                "tenant_id": f"ten_{api % TENANTS:05d}",
-                "status": "active",
-            }
-        )
-    for k in range(args.keys):
-        secret = f"stoa_sk_bench{k:08d}"
-        keys.append(
-            {
-                "id": f"key_{k:07d}",
-                "application_id": f"app_{k % applications:06d}",
-                "name": "k",
-                "prefix": secret[:16],
-                "digest": key_digest(hash_secret, secret),
-                "status": "active",
-            }
-        )
-    return {
-        Tenant: tenants,
-        User: users,
-        Plan: plans,
-        Api: apis,
-        Tool: tools,
-        Application: apps,
-        Subscription: subscriptions,
-        ApiKey: keys,
-    }
-
-
-async def _seed(settings: Settings, args: argparse.Namespace) -> str:
-    """Seed the database; returns a gateway token."""
-    await upgrade_to_head(settings.resolved_database_url)
-    secrets = load_platform_secrets(settings)
-    engine = create_engine(settings.resolved_database_url)
-    try:
-        sessions = create_sessionmaker(engine)
-        for model, rows in _rows(args, secrets.key_hash_secret).items():
-            for start in range(0, len(rows), BATCH):
-                async with sessions() as session, session.begin():
-                    await session.execute(insert(model), rows[start : start + BATCH])
-        async with sessions() as session, session.begin():
-            issued = await create_token(
-                session, OPERATOR, secrets.key_hash_secret, GatewayTokenCreate(name="bench")
-            )
-        return issued.secret
-    finally:
-        await engine.dispose()
+    print(f"  {label:<32} {results[label]:8.2f} s", flush=True)
 
 
 async def _build(settings: Settings) -> bytes:
@@ -190,7 +77,10 @@ async def _build(settings: Settings) -> bytes:
         await engine.dispose()
 
 
-def _fetch(settings: Settings, token: str, port: int) -> bytes:
+@contextmanager
+def control_plane(settings: Settings) -> Iterator[str]:
+    """A control plane on loopback in a thread of this process; yields its URL."""
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     )
@@ -198,55 +88,69 @@ def _fetch(settings: Settings, token: str, port: int) -> bytes:
     thread.start()
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
+        for _ in range(400):
             try:
                 httpx.get(url + "/healthz", timeout=1)
                 break
             except httpx.TransportError:
                 time.sleep(0.05)
-        response = httpx.get(
-            url + "/v1/snapshot", headers={"authorization": f"Bearer {token}"}, timeout=600
-        )
-        response.raise_for_status()
-        return response.content
+        yield url
     finally:
         server.should_exit = True
         thread.join(timeout=30)
 
 
+def _fetch(url: str, token: str, *, wanted: str | None, encoding: str) -> httpx.Response:
+    headers = {"authorization": f"Bearer {token}", "accept-encoding": encoding}
+    if wanted:
+        headers[sync.WANTED_HEADER] = wanted
+    response = httpx.get(url + "/v1/snapshot", headers=headers, timeout=600)
+    response.raise_for_status()
+    return response
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--apis", type=int, default=10_000)
-    parser.add_argument("--tools-per-api", type=int, default=5)
-    parser.add_argument("--keys", type=int, default=200_000)
-    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
-    parser.add_argument("--port", type=int, default=18_000)
+    add_size_arguments(parser, apis=10_000, keys=200_000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="stoa-bench-snapshot-") as scratch:
-        settings = Settings(data_dir=Path(scratch), database_url=args.database_url)
+    size = size_of(args)
+    with (
+        tempfile.TemporaryDirectory(prefix="stoa-bench-snapshot-") as scratch,
+        scratch_database(args.database_url) as database_url,
+    ):
+        settings = Settings(data_dir=Path(scratch), database_url=database_url)
         results: dict[str, float] = {}
         print(
-            f"snapshot of {args.apis} APIs, {args.apis * args.tools_per_api} tools, "
-            f"{args.keys} keys on {settings.resolved_database_url.split(':')[0]}",
+            f"snapshot of {size.describe()} on {settings.resolved_database_url.split(':')[0]}",
             flush=True,
         )
         with timed("seed (not part of sync)", results):
-            token = asyncio.run(_seed(settings, args))
+            token = asyncio.run(seed(settings, size))
         with timed("build (publish)", results):
             body = asyncio.run(_build(settings))
-        with timed("fetch over HTTP (build incl.)", results):
-            fetched = _fetch(settings, token, args.port)
+        with control_plane(settings) as url:
+            with timed("fetch built afresh, gzip", results):
+                first = _fetch(url, token, wanted=None, encoding="gzip")
+            digest = first.headers[sync.HASH_HEADER]
+            with timed("fetch announced, gzip", results):
+                fetched = _fetch(url, token, wanted=digest, encoding="gzip").content
+            with timed("fetch announced, plain", results):
+                _fetch(url, token, wanted=digest, encoding="identity")
         with timed("decode", results):
             snapshot = decode_snapshot(fetched)
         with timed("compile", results):
-            compile_snapshot(snapshot)
+            compile_snapshot(snapshot, digest)  # as the supervisor checks it
+        copy = Path(scratch) / "synced-snapshot"
+        with timed("write disk copy", results):
+            write_copy(copy, fetched, digest)
+        with timed("worker reload", results):
+            verified = read_copy(copy)
+            compile_snapshot(verified.snapshot, verified.hash)
         print(f"  size {len(body) / 1e6:.1f} MB, gzip {len(gzip.compress(body, 1)) / 1e6:.1f} MB")
-        total = sum(
-            v
-            for k, v in results.items()
-            if k != "seed (not part of sync)" and k != "build (publish)"
+        total = sum(results[step] for step in CHANGE_PATH)
+        print(
+            f"  a change, database to worker (build, transfer, check, copy, reload): {total:.2f} s"
         )
-        print(f"  a gateway's full sync (fetch + decode + compile): {total:.2f} s")
 
 
 if __name__ == "__main__":

@@ -16,10 +16,17 @@ from typing import Any, Literal
 
 import msgspec
 
+from stoa.kit.gc_pause import gc_paused
+
 SCHEMA_VERSION = 1
 
+# Entries whose fields are only strings, numbers and lists of strings cannot be part of a
+# reference cycle, so they are not tracked by the garbage collector (`gc=False`): a
+# snapshot holds hundreds of thousands of them, which every full collection in a gateway
+# worker would otherwise walk.
 
-class UpstreamAuth(msgspec.Struct, frozen=True):
+
+class UpstreamAuth(msgspec.Struct, frozen=True, gc=False):
     """A credential the gateway adds to upstream requests: a header or a query parameter."""
 
     location: Literal["header", "query"]
@@ -50,7 +57,7 @@ class ApiEntry(msgspec.Struct, frozen=True):
     upstream_auth: UpstreamAuth | None = None
 
 
-class PlanEntry(msgspec.Struct, frozen=True):
+class PlanEntry(msgspec.Struct, frozen=True, gc=False):
     id: str
     tenant_id: str
     name: str
@@ -62,20 +69,20 @@ class PlanEntry(msgspec.Struct, frozen=True):
     tool_allowlist: list[str] | None = None
 
 
-class ApplicationEntry(msgspec.Struct, frozen=True):
+class ApplicationEntry(msgspec.Struct, frozen=True, gc=False):
     id: str
     owner_id: str
     tenant_id: str | None
 
 
-class SubscriptionEntry(msgspec.Struct, frozen=True):
+class SubscriptionEntry(msgspec.Struct, frozen=True, gc=False):
     id: str
     application_id: str
     api_id: str
     plan_id: str
 
 
-class KeyEntry(msgspec.Struct, frozen=True):
+class KeyEntry(msgspec.Struct, frozen=True, gc=False):
     id: str
     application_id: str
     digest: str  # hex HMAC-SHA256 of the presented `stoa_sk_...` string
@@ -91,7 +98,7 @@ class PolicyEntry(msgspec.Struct, frozen=True):
     config: dict[str, Any]
 
 
-class GatewaySecrets(msgspec.Struct, frozen=True):
+class GatewaySecrets(msgspec.Struct, frozen=True, gc=False):
     """Secrets a gateway needs to check what callers present, base64-encoded.
 
     `key_hash_secret` is the HMAC key of API-key digests: without it a gateway cannot
@@ -142,7 +149,8 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
 def decode_snapshot(data: bytes) -> Snapshot:
     """Decode and type-check a snapshot, or raise `SnapshotError` saying why."""
     try:
-        snapshot = _decoder.decode(data)
+        with gc_paused():
+            snapshot = _decoder.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise SnapshotError(f"not a valid snapshot: {exc}") from exc
     if snapshot.schema_version != SCHEMA_VERSION:

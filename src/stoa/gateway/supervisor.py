@@ -41,8 +41,9 @@ from stoa.kit.settings import Settings
 
 _log = logging.getLogger("stoa.gateway")
 
-# Given the hash a worker serves, the snapshot to serve instead, or None if unchanged.
-Reload = Callable[[str | None], Snapshot | None]
+# Given the hash a worker serves, the snapshot to serve instead with its content hash if
+# already verified, or None if unchanged.
+Reload = Callable[[str | None], tuple[Snapshot, str | None] | None]
 INSTANCE_FILE = "gateway-id"
 
 
@@ -81,7 +82,7 @@ def serve(
         f"stoa gateway on http://{host}:{port} with {workers} worker(s), "
         f"snapshot from {source.describe()}"
     )
-    reload: Reload = lambda _serving: load_snapshot(source)  # noqa: E731
+    reload: Reload = lambda _serving: (load_snapshot(source), None)  # noqa: E731
     if workers == 1:
         _run_worker(settings, snapshot, reload, host, port, False, multiprocess_dir)
         return 0
@@ -169,15 +170,16 @@ def _serve_synced(
     if snapshot is None:
         announce(f"stoa gateway: not ready: {syncer.not_ready_reason}")
 
-    def reload(serving: str | None) -> Snapshot | None:
+    def reload(serving: str | None) -> tuple[Snapshot, str | None] | None:
         # A worker's catch-up at start usually finds the copy it began with: one header
         # line read instead of decoding and compiling the whole snapshot again.
         if serving is not None and copy_hash(syncer.copy_file) == serving:
             return None
         try:
-            return read_copy(syncer.copy_file).snapshot
+            copy = read_copy(syncer.copy_file)  # checks the content hash
         except CopyUnusable as exc:
             raise SnapshotUnavailable(str(exc)) from exc
+        return copy.snapshot, copy.hash
 
     return _supervise(settings, snapshot, reload, host, port, workers, multiprocess_dir, syncer)
 
@@ -359,7 +361,7 @@ async def _worker_main(
             )
             if fresh is None:
                 return
-            worker.install(fresh)
+            worker.install(*fresh)
         except (SnapshotUnavailable, SnapshotError) as exc:
             _log.warning("snapshot reload failed, still serving the previous one: %s", exc)
             return

@@ -44,9 +44,10 @@ class Worker:
     reaper: IdleReaper
     shipper: UsageShipper | None = None
 
-    def install(self, snapshot: Snapshot) -> None:
-        """Serve `snapshot` from now on (compiled first: a bad one leaves the old in place)."""
-        self.context.holder.install(snapshot)
+    def install(self, snapshot: Snapshot, digest: str | None = None) -> None:
+        """Serve `snapshot` from now on (compiled first: a bad one leaves the old in place).
+        `digest`: its content hash, if already verified."""
+        self.context.holder.install(snapshot, digest)
 
     async def close(self) -> None:
         self.flusher.stop()

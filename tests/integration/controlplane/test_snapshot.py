@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from stoa.contract.snapshot import decode_snapshot
+from stoa.contract.snapshot import content_hash, decode_snapshot
+from stoa.contract.sync import HASH_HEADER as HASH
+from stoa.contract.sync import WANTED_HEADER as WANTED
 from stoa.controlplane.models import Api, ApiKey, Application, Plan, Subscription, Tool
 from stoa.controlplane.models.base import utcnow
 from stoa.kit.api_key import generate_key
@@ -128,3 +130,31 @@ def test_only_platform_admins_read_the_snapshot(world: World) -> None:
     tenant_admin = world.user("boss@acme.test", tenant="acme", roles=["tenant-admin"])
     assert tenant_admin.get("/v1/snapshot").status_code == 403
     assert world.anonymous().get("/v1/snapshot").status_code == 401
+
+
+def test_snapshot_travels_gzip_compressed_when_the_client_accepts_it(world: World) -> None:
+    _provider_with_consumer(world)
+    admin = world.platform_admin()
+    compressed = admin.get("/v1/snapshot", headers={"accept-encoding": "gzip"})
+    plain = admin.get("/v1/snapshot", headers={"accept-encoding": "identity"})
+    assert compressed.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in plain.headers
+    digest = plain.headers["x-stoa-snapshot-hash"]
+    assert compressed.headers["x-stoa-snapshot-hash"] == digest
+    assert content_hash(decode_snapshot(compressed.content)) == digest  # httpx inflated it
+    assert content_hash(decode_snapshot(plain.content)) == digest
+
+
+def test_naming_an_announced_hash_never_yields_a_snapshot_older_than_the_last_change(
+    world: World,
+) -> None:
+    _provider_with_consumer(world)
+    admin = world.platform_admin()
+    announced = admin.get("/v1/snapshot/hash").json()["hash"]
+    assert admin.get("/v1/snapshot", headers={WANTED: announced}).headers[HASH] == announced
+
+    admin.patch("/v1/tenants/consumer", json={"status": "suspended"})
+    after_change = admin.get("/v1/snapshot", headers={WANTED: announced})
+    assert after_change.headers[HASH] != announced
+    assert decode_snapshot(after_change.content).keys == []
+    assert admin.get("/v1/snapshot/hash").json()["hash"] == after_change.headers[HASH]

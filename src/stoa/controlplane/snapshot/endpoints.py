@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel
 
 from stoa.contract import sync
@@ -28,20 +28,35 @@ class SnapshotHash(BaseModel):
         }
     },
 )
-async def get_snapshot(session: Session, caller: GatewayCaller, runtime: RuntimeDep) -> Response:
+async def get_snapshot(
+    request: Request,
+    session: Session,
+    caller: GatewayCaller,
+    runtime: RuntimeDep,
+    wanted: Annotated[
+        str | None,
+        Header(
+            alias=sync.WANTED_HEADER,
+            pattern=r"^[0-9a-f]{64}$",
+            description="The hash the long poll announced: served as built if still current",
+        ),
+    ] = None,
+) -> Response:
     """The current config snapshot, with its content hash in `ETag` and
-    `X-Stoa-Snapshot-Hash`. Contains upstream credentials: gateway tokens and platform
-    admins only."""
-    published = await service.snapshot_for(session, caller, runtime.snapshot_watch)
-    return Response(
-        published.body,
-        media_type="application/json",
-        headers={
-            "ETag": f'"{published.hash}"',
-            sync.HASH_HEADER: published.hash,
-            "Cache-Control": "no-store",
-        },
-    )
+    `X-Stoa-Snapshot-Hash`, gzip-compressed if the client accepts it. Contains upstream
+    credentials: gateway tokens and platform admins only."""
+    published = await service.snapshot_for(session, caller, runtime.snapshot_watch, wanted=wanted)
+    headers = {
+        "ETag": f'"{published.hash}"',
+        sync.HASH_HEADER: published.hash,
+        "Cache-Control": "no-store",
+        "Vary": "Accept-Encoding",
+    }
+    # The test Starlette's GZipMiddleware makes; httpx (the gateway's client) asks for gzip.
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(await published.gzipped(), media_type="application/json", headers=headers)
+    return Response(published.body, media_type="application/json", headers=headers)
 
 
 @router.get("/hash", response_model=SnapshotHash)

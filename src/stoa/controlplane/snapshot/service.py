@@ -7,8 +7,9 @@ import hashlib
 import hmac
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Any, Literal
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from stoa.contract.snapshot import (
@@ -28,11 +29,11 @@ from stoa.contract.snapshot import (
 )
 from stoa.controlplane.gateway_fleet import service as fleet
 from stoa.controlplane.gateway_fleet.service import SyncCaller
-from stoa.controlplane.models import Api
 from stoa.controlplane.models.base import utcnow
 from stoa.controlplane.snapshot import repository
 from stoa.controlplane.snapshot.watch import Published, SnapshotWatch
 from stoa.kit.crypto import SecretBox
+from stoa.kit.gc_pause import gc_paused
 
 # The database column is a plain string; the contract wants the literal type.
 _POLICY_TARGETS: dict[str, Literal["tenant", "api", "plan"]] = {
@@ -42,7 +43,7 @@ _POLICY_TARGETS: dict[str, Literal["tenant", "api", "plan"]] = {
 }
 
 
-def _upstream_auth(api: Api, secret_box: SecretBox) -> UpstreamAuth | None:
+def _upstream_auth(api: Row[*tuple[Any, ...]], secret_box: SecretBox) -> UpstreamAuth | None:
     if not (api.upstream_auth_location and api.upstream_auth_name and api.upstream_auth_secret):
         return None
     value = secret_box.decrypt(api.upstream_auth_secret, context=api.id)
@@ -79,15 +80,23 @@ async def build_snapshot(
     tenant_ids = list(tenants)
     apis = await repository.live_apis(session, tenant_ids)
     tools_by_api: dict[str, list[ToolEntry]] = defaultdict(list)
-    for tool in await repository.enabled_tools(session, [api.id for api in apis]):
-        tools_by_api[tool.api_id].append(
+    for (
+        api_id,
+        name,
+        description,
+        input_schema,
+        output_schema,
+        hints,
+        binding,
+    ) in await repository.enabled_tools(session, tenant_ids):
+        tools_by_api[api_id].append(
             ToolEntry(
-                name=tool.name,
-                description=tool.description,
-                input_schema=tool.input_schema,
-                output_schema=tool.output_schema,
-                annotations=tool.annotations,
-                binding=tool.binding,
+                name=name,
+                description=description,
+                input_schema=input_schema,
+                output_schema=output_schema,
+                annotations=hints,
+                binding=binding,
             )
         )
     api_entries = [
@@ -106,24 +115,22 @@ async def build_snapshot(
         for api in apis
     ]
     applications = await repository.live_applications(session, tenant_ids)
-    application_ids = {application.id for application in applications}
+    application_ids = {application_id for application_id, _, _ in applications}
     api_ids = {api.id for api in apis}
     subscriptions = [
-        SubscriptionEntry(
-            id=s.id, application_id=s.application_id, api_id=s.api_id, plan_id=s.plan_id
-        )
-        for s in await repository.active_subscriptions(session)
-        if s.application_id in application_ids and s.api_id in api_ids
+        SubscriptionEntry(id=id_, application_id=app_id, api_id=api_id, plan_id=plan_id)
+        for id_, app_id, api_id, plan_id in await repository.active_subscriptions(session)
+        if app_id in application_ids and api_id in api_ids
     ]
     keys = [
         KeyEntry(
-            id=key.id,
-            application_id=key.application_id,
-            digest=key.digest,
-            expires_at=key.expires_at.timestamp() if key.expires_at else None,
+            id=id_,
+            application_id=app_id,
+            digest=digest,
+            expires_at=expires_at.timestamp() if expires_at else None,
         )
-        for key in await repository.usable_keys(session, now)
-        if key.application_id in application_ids
+        for id_, app_id, digest, expires_at in await repository.usable_keys(session, now)
+        if app_id in application_ids
     ]
     return Snapshot(
         schema_version=SCHEMA_VERSION,
@@ -144,8 +151,8 @@ async def build_snapshot(
             for p in await repository.plans(session, tenant_ids)
         ],
         applications=[
-            ApplicationEntry(id=a.id, owner_id=a.owner_id, tenant_id=a.tenant_id)
-            for a in applications
+            ApplicationEntry(id=id_, owner_id=owner_id, tenant_id=tenant_id)
+            for id_, owner_id, tenant_id in applications
         ],
         subscriptions=subscriptions,
         keys=keys,
@@ -168,8 +175,9 @@ async def publish(
     session: AsyncSession, secret_box: SecretBox, key_hash_secret: bytes
 ) -> Published:
     """Build the snapshot gateways get (with the gateway secrets), encoded and hashed."""
-    snapshot = await build_snapshot(session, secret_box, key_hash_secret)
-    return Published(hash=content_hash(snapshot), body=encode_snapshot(snapshot))
+    with gc_paused():
+        snapshot = await build_snapshot(session, secret_box, key_hash_secret)
+        return Published(hash=content_hash(snapshot), body=encode_snapshot(snapshot))
 
 
 async def config_revision(session: AsyncSession) -> tuple[int, int]:
@@ -178,12 +186,19 @@ async def config_revision(session: AsyncSession) -> tuple[int, int]:
 
 
 async def snapshot_for(
-    session: AsyncSession, caller: SyncCaller, watch: SnapshotWatch
+    session: AsyncSession, caller: SyncCaller, watch: SnapshotWatch, *, wanted: str | None = None
 ) -> Published:
     """The latest snapshot, for a gateway token or a platform admin (the dependency that
     built `caller` checked which). Contains upstream credentials. Notes the gateway's
-    visit for `/v1/gateways`."""
+    visit for `/v1/gateways`.
+
+    Built afresh, unless the caller wants the snapshot the long poll announced (`wanted`)
+    and that is the one built last: then it is served as built if no audited change came
+    since, so that a change costs one build for the whole fleet rather than one per
+    gateway."""
     await fleet.record_sync(session, caller)
+    if wanted is not None and wanted == watch.cached_hash:
+        return await watch.latest(session, recheck=True)
     return await watch.latest(session, fresh=True)
 
 

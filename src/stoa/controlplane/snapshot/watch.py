@@ -12,20 +12,36 @@ many gateways are waiting.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import math
 import time
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+GZIP_LEVEL = 1  # a 50 MB snapshot: 10.4 MB in 0.3 s; level 6 saves 5 % more in 3x the time
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True, eq=False)
 class Published:
     """An encoded snapshot and its content hash."""
 
     hash: str
     body: bytes
+    _gzipped: bytes | None = field(default=None, repr=False)
+    _compressing: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    async def gzipped(self) -> bytes:
+        """The body gzip-compressed, made once per snapshot whatever the number of
+        gateways fetching it, in a thread (zlib releases the GIL, so the event loop keeps
+        serving)."""
+        async with self._compressing:
+            if self._gzipped is None:
+                self._gzipped = await asyncio.to_thread(
+                    gzip.compress, self.body, GZIP_LEVEL, mtime=0
+                )
+            return self._gzipped
 
 
 class SnapshotWatch:
@@ -61,10 +77,24 @@ class SnapshotWatch:
             return self._latest
         return None
 
-    async def latest(self, session: AsyncSession, *, fresh: bool = False) -> Published:
-        """The current snapshot. `fresh` rebuilds it now whatever the revision says: what
-        a full fetch serves is then exact even after a write that left no audit entry."""
-        if not fresh and (recent := self._recent()) is not None:
+    @property
+    def cached_hash(self) -> str | None:
+        """The hash of the snapshot built last, if any (it may be out of date)."""
+        return self._latest.hash if self._latest is not None else None
+
+    async def latest(
+        self, session: AsyncSession, *, fresh: bool = False, recheck: bool = False
+    ) -> Published:
+        """The current snapshot. `recheck` reads the revision now rather than trusting a
+        check made less than `check_every` ago: the answer then reflects every audited
+        change committed before the call. `fresh` wants one built after the call began,
+        whatever the revision says: what a full fetch serves is then exact even after a
+        write that left no audit entry. Callers that wait for the lock while such a build
+        runs get the next one, which they all share: a fleet fetching at once costs one
+        build."""
+        asked_at = self._clock()
+        cached_ok = not (fresh or recheck)
+        if cached_ok and (recent := self._recent()) is not None:
             return recent
         # The session's transaction begins before the lock is taken, never while it is
         # held: on SQLite that BEGIN waits for the database's write lock, and the request
@@ -72,7 +102,9 @@ class SnapshotWatch:
         # this lock, which would stall both until the busy timeout.
         await session.connection()
         async with self._lock:
-            if not fresh and (recent := self._recent()) is not None:
+            if fresh and self._latest is not None and self._built_at > asked_at:
+                return self._latest
+            if cached_ok and (recent := self._recent()) is not None:
                 return recent
             now = self._clock()
             revision = await self._revision_of(session)

@@ -19,9 +19,10 @@ class SnapshotHolder:
         # Why there is no snapshot yet, for /readyz (the gateway's start says).
         self.waiting_reason = "no snapshot has been loaded yet"
 
-    def install(self, snapshot: Snapshot) -> CompiledSnapshot:
-        """Compile `snapshot` and make it current; on `SnapshotError` the old one stays."""
-        compiled = compile_snapshot(snapshot)
+    def install(self, snapshot: Snapshot, digest: str | None = None) -> CompiledSnapshot:
+        """Compile `snapshot` and make it current; on `SnapshotError` the old one stays.
+        `digest`: its content hash, if already verified (see `compile_snapshot`)."""
+        compiled = compile_snapshot(snapshot, digest)
         previous = self.current
         self.current = compiled
         self.loaded_at = time.time()

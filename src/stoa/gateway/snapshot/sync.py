@@ -117,10 +117,18 @@ class ConfigSync:
             headers[sync.SERVED_HEADER] = self.served_hash
         return headers
 
-    def _get(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
+    def _get(
+        self,
+        path: str,
+        params: dict[str, str] | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         url = self._base + path
+        headers = self._headers()
+        if extra_headers:
+            headers.update(extra_headers)
         try:
-            response = self._client.get(url, params=params, headers=self._headers())
+            response = self._client.get(url, params=params, headers=headers)
         except httpx.HTTPError as exc:
             raise _unreachable(f"cannot reach {url}: {exc}") from exc
         if response.status_code in (401, 403):
@@ -135,9 +143,13 @@ class ConfigSync:
         LAST_SUCCESS.set(time.time())
         return response
 
-    def fetch(self) -> tuple[bytes, str]:
-        """The full snapshot and its hash."""
-        response = self._get("/v1/snapshot")
+    def fetch(self, wanted: str | None = None) -> tuple[bytes, str]:
+        """The full snapshot and its hash. `wanted` is the hash the long poll announced:
+        the control plane may then serve what it built for that announcement; without it
+        the snapshot is built afresh."""
+        response = self._get(
+            "/v1/snapshot", extra_headers={sync.WANTED_HEADER: wanted} if wanted else None
+        )
         digest = response.headers.get(sync.HASH_HEADER, "")
         if len(digest) != 64:
             raise _unreachable(f"{self._base}/v1/snapshot answered without {sync.HASH_HEADER}")
@@ -173,7 +185,8 @@ class ConfigSync:
         failure report the refusal and return None (the current one keeps serving)."""
         try:
             snapshot = decode_snapshot(body)
-            compile_snapshot(snapshot)
+            # Only a check (the workers compile their own): the hash is not needed.
+            compile_snapshot(snapshot, digest)
         except SnapshotError as exc:
             self.refused_hash = digest
             REFUSED_SNAPSHOTS.inc()
@@ -190,11 +203,11 @@ class ConfigSync:
         SWAPS.inc()
         return snapshot
 
-    def refresh(self) -> bool:
-        """Fetch the full snapshot and swap it in if it is new; True if swapped.
-        `ControlPlaneUnreachable` or `TokenRefused` when the fetch fails."""
+    def refresh(self, wanted: str | None = None) -> bool:
+        """Fetch the full snapshot (see `fetch` for `wanted`) and swap it in if it is new;
+        True if swapped. `ControlPlaneUnreachable` or `TokenRefused` when the fetch fails."""
         with self._lock:
-            body, digest = self.fetch()
+            body, digest = self.fetch(wanted)
             self.seen_hash = digest
             if digest == self.served_hash:
                 return False
@@ -245,7 +258,7 @@ class ConfigSync:
             try:
                 wanted = self.seen_hash
                 if wanted is None or wanted not in (self.served_hash, self.refused_hash):
-                    self.refresh()
+                    self.refresh(wanted)
                 self.seen_hash = self.poll()
                 if failures:
                     _log.info("control plane reachable again")

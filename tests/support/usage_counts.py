@@ -23,7 +23,10 @@ def spooled_events(data_dir: Path) -> int:
     """Events in the spool files under `data_dir`, read without taking the spool's lock."""
     total = 0
     for segment in sorted((data_dir / "usage-spool").glob("worker-*/*.seg")):
-        data = segment.read_bytes()
+        try:
+            data = segment.read_bytes()
+        except FileNotFoundError:
+            continue  # delivered and removed since the listing
         offset = 0
         while offset + 8 <= len(data):
             length, _ = struct.unpack(">II", data[offset : offset + 8])

@@ -10,7 +10,15 @@ from typing import Any
 
 from stoa.controlplane.snapshot.watch import Published, SnapshotWatch
 
-NO_SESSION: Any = None  # the build and revision stand-ins below use none
+
+class _Session:
+    """All the watch asks of a session itself: to begin its transaction."""
+
+    async def connection(self) -> None:
+        return None
+
+
+NO_SESSION: Any = _Session()  # the build and revision stand-ins below use nothing else
 
 
 class Builds:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from gateway_world import GatewayProcess
@@ -32,6 +33,50 @@ def eventually(check: Callable[[], bool], what: str, deadline: float = SYNC_DEAD
             return
         time.sleep(0.05)
     raise AssertionError(f"not within {deadline}s: {what}")
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """An application subscribed to an API on a plan, with one key: the rows to insert."""
+
+    app_id: str
+    subscription_id: str
+    key_id: str
+    key: str  # the key's secret
+    rows: tuple[Any, ...]
+
+
+def subscriber_rows(
+    world: World, owner_id: str, tenant_id: str, api: Api, plan_id: str, name: str
+) -> Subscriber:
+    """Application `name` of `owner_id` in `tenant_id`, actively subscribed to `api` on
+    `plan_id`, and its key."""
+    generated = generate_key(load_platform_secrets(world.settings).key_hash_secret)
+    app_id, subscription_id, key_id = new_id("app"), new_id("sub"), new_id("key")
+    return Subscriber(
+        app_id=app_id,
+        subscription_id=subscription_id,
+        key_id=key_id,
+        key=generated.secret,
+        rows=(
+            Application(id=app_id, owner_id=owner_id, tenant_id=tenant_id, name=name),
+            Subscription(
+                id=subscription_id,
+                application_id=app_id,
+                api_id=api.id,
+                plan_id=plan_id,
+                tenant_id=api.tenant_id,
+                status="active",
+            ),
+            ApiKey(
+                id=key_id,
+                application_id=app_id,
+                name="k",
+                prefix=generated.prefix,
+                digest=generated.digest,
+            ),
+        ),
+    )
 
 
 @dataclass
@@ -58,28 +103,17 @@ class Setup:
     def subscriber(self, owner: Caller, tenant_id: str, plan_id: str, name: str) -> str:
         """A new application of `owner` in `tenant_id`, subscribed to echo on `plan_id`;
         the secret of its key."""
-        secrets = load_platform_secrets(self.world.settings)
-        key = generate_key(secrets.key_hash_secret)
-        app_id = new_id("app")
-        self.world._run(
-            Application(id=app_id, owner_id=owner.user_id, tenant_id=tenant_id, name=name),
-            Subscription(
-                id=new_id("sub"),
-                application_id=app_id,
-                api_id=self.api_id,
-                plan_id=plan_id,
-                tenant_id=self.provider_id,
-                status="active",
-            ),
-            ApiKey(
-                id=new_id("key"),
-                application_id=app_id,
-                name="k",
-                prefix=key.prefix,
-                digest=key.digest,
-            ),
+        api = Api(id=self.api_id, tenant_id=self.provider_id)
+        added = subscriber_rows(
+            self.world,
+            owner_id=owner.user_id,
+            tenant_id=tenant_id,
+            api=api,
+            plan_id=plan_id,
+            name=name,
         )
-        return key.secret
+        self.world._run(*added.rows)
+        return added.key
 
     def plan(self, name: str, per_minute: int | None = None) -> str:
         """A new plan of the provider; its id."""
@@ -92,67 +126,47 @@ class Setup:
 
 def seed(world: World, echo_url: str, *, per_minute: int | None = None) -> Setup:
     """The set-up described on `Setup`; `per_minute` is gold's limit (none by default)."""
-    secrets = load_platform_secrets(world.settings)
     provider = world.tenant("provider")
     consumer = world.tenant("consumer")
     developer = world.user("dev@consumer.test", tenant="consumer")
     provider_admin = world.user("boss@provider.test", tenant="provider", roles=["tenant-admin"])
-    api_id, plan_id, app_id, other_app = new_id("api"), new_id("pln"), new_id("app"), new_id("app")
-    key, other = generate_key(secrets.key_hash_secret), generate_key(secrets.key_hash_secret)
-    key_id, subscription_id, other_subscription_id = new_id("key"), new_id("sub"), new_id("sub")
-    world._run(
-        Api(
-            id=api_id,
-            tenant_id=provider,
-            name="echo",
-            title="Echo",
-            kind="rest",
-            visibility="public",
-            lifecycle="published",
-            backend_url=echo_url,
-        ),
-        Plan(id=plan_id, tenant_id=provider, name="gold", per_minute=per_minute),
-        Application(id=app_id, owner_id=developer.user_id, tenant_id=consumer, name="app"),
-        Application(id=other_app, owner_id=developer.user_id, tenant_id=consumer, name="other"),
-        Subscription(
-            id=subscription_id,
-            application_id=app_id,
-            api_id=api_id,
-            plan_id=plan_id,
-            tenant_id=provider,
-            status="active",
-        ),
-        Subscription(
-            id=other_subscription_id,
-            application_id=other_app,
-            api_id=api_id,
-            plan_id=plan_id,
-            tenant_id=provider,
-            status="active",
-        ),
-        ApiKey(id=key_id, application_id=app_id, name="k", prefix=key.prefix, digest=key.digest),
-        ApiKey(
-            id=new_id("key"),
-            application_id=other_app,
-            name="k",
-            prefix=other.prefix,
-            digest=other.digest,
-        ),
+    api = Api(
+        id=new_id("api"),
+        tenant_id=provider,
+        name="echo",
+        title="Echo",
+        kind="rest",
+        visibility="public",
+        lifecycle="published",
+        backend_url=echo_url,
     )
+    plan = Plan(id=new_id("pln"), tenant_id=provider, name="gold", per_minute=per_minute)
+    app, other = (
+        subscriber_rows(
+            world,
+            owner_id=developer.user_id,
+            tenant_id=consumer,
+            api=api,
+            plan_id=plan.id,
+            name=name,
+        )
+        for name in ("app", "other")
+    )
+    world._run(api, plan, *app.rows, *other.rows)
     return Setup(
         world=world,
         admin=world.platform_admin(),
         developer=developer,
         provider_admin=provider_admin,
         provider_id=provider,
-        api_id=api_id,
-        plan_id=plan_id,
-        app_id=app_id,
-        key_id=key_id,
-        key=key.secret,
-        other_key=other.secret,
-        subscription_id=subscription_id,
-        other_subscription_id=other_subscription_id,
+        api_id=api.id,
+        plan_id=plan.id,
+        app_id=app.app_id,
+        key_id=app.key_id,
+        key=app.key,
+        other_key=other.key,
+        subscription_id=app.subscription_id,
+        other_subscription_id=other.subscription_id,
         url="/proxy/provider/echo/hello",
     )
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import httpx
 from gateway_world import GatewayProcess
+from synced_gateways import seed
 
 from conftest import Upstreams
-from stoa.controlplane.models import Api, ApiKey, Application, Plan, Subscription
+from stoa.controlplane.models import ApiKey
 from stoa.kit.api_key import generate_key
 from stoa.kit.ids import new_id
 from stoa.kit.platform_secrets import load_platform_secrets
@@ -19,59 +20,28 @@ from support.world import World
 def test_gateway_serves_the_control_planes_snapshot_and_reloads_on_sighup(
     world: World, upstreams: Upstreams, tmp_path: Path
 ) -> None:
-    secrets = load_platform_secrets(world.settings)
-    provider, consumer = world.tenant("provider"), world.tenant("consumer")
-    developer = world.user("dev@consumer.test", tenant="consumer")
-    api_id, plan_id, app_id = new_id("api"), new_id("pln"), new_id("app")
-    first = generate_key(secrets.key_hash_secret)
-    world._run(
-        Api(
-            id=api_id,
-            tenant_id=provider,
-            name="echo",
-            title="Echo",
-            kind="rest",
-            visibility="public",
-            lifecycle="published",
-            backend_url=upstreams.echo.url,
-        ),
-        Plan(id=plan_id, tenant_id=provider, name="gold", per_minute=100),
-        Application(id=app_id, owner_id=developer.user_id, tenant_id=consumer, name="app"),
-        Subscription(
-            id=new_id("sub"),
-            application_id=app_id,
-            api_id=api_id,
-            plan_id=plan_id,
-            tenant_id=provider,
-            status="active",
-        ),
-        ApiKey(
-            id=new_id("key"),
-            application_id=app_id,
-            name="k",
-            prefix=first.prefix,
-            digest=first.digest,
-        ),
-    )
+    setup = seed(world, upstreams.echo.url)
     gateway = GatewayProcess(
         None,
         free_port(),
         env={
             "STOA_CONTROL_PLANE_URL": world.base_url,
-            "STOA_GATEWAY_TOKEN": world.platform_admin().token,
+            "STOA_GATEWAY_TOKEN": setup.admin.token,
             "STOA_DATA_DIR": str(tmp_path),
         },
     ).wait_ready()
     try:
-        url = f"{gateway.url}/proxy/provider/echo/hello"
-        response = httpx.get(url, headers={"x-api-key": first.secret})
+        url = gateway.url + setup.url
+        response = httpx.get(url, headers={"x-api-key": setup.key})
         assert response.status_code == 200
         assert response.json()["path"] == "/hello"
-        second = generate_key(secrets.key_hash_secret)
+        # Written straight into the database: no audited change, so only SIGHUP's fetch
+        # brings it to the gateway.
+        second = generate_key(load_platform_secrets(world.settings).key_hash_secret)
         world._run(
             ApiKey(
                 id=new_id("key"),
-                application_id=app_id,
+                application_id=setup.app_id,
                 name="k2",
                 prefix=second.prefix,
                 digest=second.digest,

@@ -3,37 +3,22 @@
 from __future__ import annotations
 
 import stat
-import time
 from pathlib import Path
 
 import msgspec
 import pytest
 
 from stoa.contract.snapshot import (
-    SCHEMA_VERSION,
     PlanEntry,
-    Snapshot,
     content_hash,
     encode_snapshot,
 )
 from stoa.gateway.snapshot.disk_copy import CopyUnusable, read_copy, write_copy
-
-
-def _snapshot() -> Snapshot:
-    return Snapshot(
-        schema_version=SCHEMA_VERSION,
-        generated_at=time.time(),
-        apis=[],
-        plans=[],
-        applications=[],
-        subscriptions=[],
-        keys=[],
-        policies=[],
-    )
+from support.config_sync import snapshot_of
 
 
 def test_copy_reads_back_what_was_written_and_is_private(tmp_path: Path) -> None:
-    snapshot = _snapshot()
+    snapshot = snapshot_of()
     path = tmp_path / "data" / "synced-snapshot"
     write_copy(path, encode_snapshot(snapshot), content_hash(snapshot))
     copy = read_copy(path)
@@ -45,7 +30,7 @@ def test_copy_reads_back_what_was_written_and_is_private(tmp_path: Path) -> None
 
 def test_replacing_a_copy_leaves_the_new_one(tmp_path: Path) -> None:
     path = tmp_path / "synced-snapshot"
-    first = _snapshot()
+    first = snapshot_of()
     second = msgspec.structs.replace(first, plans=[PlanEntry(id="pln_1", tenant_id="t", name="g")])
     write_copy(path, encode_snapshot(first), content_hash(first))
     write_copy(path, encode_snapshot(second), content_hash(second))
@@ -62,7 +47,7 @@ def test_replacing_a_copy_leaves_the_new_one(tmp_path: Path) -> None:
     ],
 )
 def test_damaged_copy_is_refused(tmp_path: Path, damage: object, message: str) -> None:
-    snapshot = _snapshot()
+    snapshot = snapshot_of()
     path = tmp_path / "synced-snapshot"
     write_copy(path, encode_snapshot(snapshot), content_hash(snapshot))
     assert callable(damage)
@@ -72,7 +57,7 @@ def test_damaged_copy_is_refused(tmp_path: Path, damage: object, message: str) -
 
 
 def test_copy_whose_hash_does_not_match_its_snapshot_is_refused(tmp_path: Path) -> None:
-    snapshot = _snapshot()
+    snapshot = snapshot_of()
     path = tmp_path / "synced-snapshot"
     write_copy(path, encode_snapshot(snapshot), "0" * 64)
     with pytest.raises(CopyUnusable, match="does not match its hash"):

@@ -5,32 +5,18 @@ one."""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import httpx
 
 from stoa.contract import sync
-from stoa.contract.snapshot import SCHEMA_VERSION, Snapshot, content_hash, encode_snapshot
-from stoa.gateway.snapshot.sync import ConfigSync, GatewayIdentity
-
-
-def _snapshot(generated_at: float) -> Snapshot:
-    return Snapshot(
-        schema_version=SCHEMA_VERSION,
-        generated_at=generated_at,
-        apis=[],
-        plans=[],
-        applications=[],
-        subscriptions=[],
-        keys=[],
-        policies=[],
-    )
+from stoa.contract.snapshot import content_hash, encode_snapshot
+from support.config_sync import config_sync, snapshot_of
 
 
 def test_loop_fetch_names_the_announced_hash_and_start_does_not(tmp_path: Path) -> None:
-    snapshot = _snapshot(time.time())
-    body, digest = encode_snapshot(snapshot), content_hash(snapshot)
+    empty = snapshot_of()
+    body, digest = encode_snapshot(empty), content_hash(empty)
     announced = "a" * 64  # what the long poll says; the fetch then gets `digest`
     wanted: list[str | None] = []
     stop = threading.Event()
@@ -43,15 +29,7 @@ def test_loop_fetch_names_the_announced_hash_and_start_does_not(tmp_path: Path) 
             return httpx.Response(200, content=body, headers={sync.HASH_HEADER: digest})
         return httpx.Response(200, json={"hash": announced})
 
-    syncer = ConfigSync(
-        control_plane_url="http://cp.test",
-        token="stoa_gw_test",
-        identity=GatewayIdentity("gwi_1", "edge", "test", "http://edge.test"),
-        copy_file=tmp_path / "synced-snapshot",
-        wait_seconds=1.0,
-        backoff_max_seconds=1.0,
-        transport=httpx.MockTransport(control_plane),
-    )
+    syncer = config_sync(control_plane, tmp_path / "synced-snapshot")
     assert syncer.initial() is not None
     syncer.run(stop)  # polls, hears of `announced`, fetches naming it
     syncer.close()

@@ -12,46 +12,23 @@ from prometheus_client import REGISTRY
 
 from stoa.contract import sync
 from stoa.contract.snapshot import (
-    SCHEMA_VERSION,
-    ApiEntry,
     Snapshot,
     content_hash,
     encode_snapshot,
 )
 from stoa.gateway.snapshot.sync import (
-    ConfigSync,
     ControlPlaneUnreachable,
-    GatewayIdentity,
     TokenRefused,
 )
+from support.config_sync import config_sync, rest_api, snapshot_of
 
 
 def _value(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def _snapshot(backend_url: str) -> Snapshot:
-    api = ApiEntry(
-        id="api_1",
-        tenant_id="ten_1",
-        tenant="acme",
-        name="echo",
-        kind="rest",
-        lifecycle="published",
-        visibility="public",
-        upstream_url=backend_url,
-        tools=[],
-    )
-    return Snapshot(
-        schema_version=SCHEMA_VERSION,
-        generated_at=time.time(),
-        apis=[api],
-        plans=[],
-        applications=[],
-        subscriptions=[],
-        keys=[],
-        policies=[],
-    )
+def _snapshot(upstream_url: str) -> Snapshot:
+    return snapshot_of(rest_api(upstream_url))
 
 
 class ControlPlane:
@@ -72,21 +49,9 @@ class ControlPlane:
         )
 
 
-def _syncer(control_plane: ControlPlane, tmp_path: Path) -> ConfigSync:
-    return ConfigSync(
-        control_plane_url="http://cp.test",
-        token="stoa_gw_test",
-        identity=GatewayIdentity("gw_1", "edge", "test", "http://edge.test"),
-        copy_file=tmp_path / "synced-snapshot",
-        wait_seconds=1.0,
-        backoff_max_seconds=1.0,
-        transport=httpx.MockTransport(control_plane),
-    )
-
-
 def test_sync_metrics_follow_swaps_refusals_and_failures(tmp_path: Path) -> None:
     control_plane = ControlPlane(_snapshot("http://upstream.test"))
-    syncer = _syncer(control_plane, tmp_path)
+    syncer = config_sync(control_plane, tmp_path / "synced-snapshot")
     swaps = _value("stoa_gateway_config_sync_swaps_total")
     refused = _value("stoa_gateway_config_sync_refused_snapshots_total")
     unreachable = _value("stoa_gateway_config_sync_failures_total", reason="unreachable")
